@@ -1,0 +1,265 @@
+"""Declared attributes and runtime parameters of steps and LLMs.
+
+Steps and LLMs declare their configuration as annotated class attributes, the way distilabel
+users write them::
+
+    class MyStep(Step):
+        prefix: str = "> "
+        temperature: RuntimeParameter[float] = Field(default=0.7, description="Sampling heat.")
+
+An attribute annotated with :data:`RuntimeParameter` can be set per run (``pipeline.run(parameters=...)``
+or an Airflow Param). Everything here is plain Python: no pydantic model is built per object.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, ClassVar, Optional, TypeVar, Union
+
+_T = TypeVar("_T")
+_RUNTIME_PARAMETER_MARKER = "airflow_dististage.runtime_parameter"
+RuntimeParameter = Annotated[Optional[_T], _RUNTIME_PARAMETER_MARKER]
+"""Marks an attribute as settable per run: ``temperature: RuntimeParameter[float] = 0.7``."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+MISSING: Any = _Missing()
+
+
+class Field:
+    """The default and description of a declared attribute (accepts pydantic's ``Field`` too)."""
+
+    def __init__(
+        self,
+        default: Any = MISSING,
+        *,
+        default_factory: Callable[[], Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.default = default
+        self.default_factory = default_factory
+        self.description = description
+
+
+@dataclass(frozen=True)
+class AttributeSpec:
+    """One declared attribute of a class: its default, whether it is a runtime parameter, its type."""
+
+    name: str
+    default: Any
+    default_factory: Callable[[], Any] | None
+    description: str | None
+    runtime: bool
+    value_type: Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and self.default_factory is None
+
+    def make_default(self) -> Any:
+        if self.default_factory is not None:
+            return self.default_factory()
+        return self.default
+
+
+@dataclass
+class RuntimeParameterInfo:
+    """A node of an object's runtime-parameter tree (leaf parameter or nested owner)."""
+
+    name: str
+    value_type: Any = None
+    default: Any = None
+    description: str | None = None
+    optional: bool = True
+    children: dict[str, RuntimeParameterInfo] = field(default_factory=dict)
+
+    def flat(self, prefix: str = "") -> dict[str, RuntimeParameterInfo]:
+        """Leaf parameters keyed by dotted path (``llm.generation_kwargs.temperature``)."""
+        path = f"{prefix}{self.name}"
+        if not self.children:
+            return {path: self}
+        out: dict[str, RuntimeParameterInfo] = {}
+        for child in self.children.values():
+            out.update(child.flat(f"{path}."))
+        return out
+
+
+def _normalise_default(value: Any) -> tuple[Any, Callable[[], Any] | None, str | None]:
+    """Reads our ``Field``, pydantic's ``FieldInfo`` or a plain value as (default, factory, doc)."""
+    if isinstance(value, Field):
+        return value.default, value.default_factory, value.description
+    if type(value).__name__ == "FieldInfo" and hasattr(value, "default"):
+        default = value.default
+        if type(default).__name__ == "PydanticUndefinedType":
+            default = MISSING
+        return default, getattr(value, "default_factory", None), getattr(value, "description", None)
+    return value, None, None
+
+
+def _resolve_annotation(cls: type, annotation: Any) -> Any:
+    if not isinstance(annotation, str):
+        return annotation
+    namespace = dict(vars(sys.modules.get(cls.__module__, object())))
+    namespace.setdefault("RuntimeParameter", RuntimeParameter)
+    try:
+        return eval(annotation, namespace, dict(vars(cls)))  # noqa: S307 - the class's own annotation
+    except Exception:
+        return annotation
+
+
+def _is_runtime(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return "RuntimeParameter" in annotation
+    return _RUNTIME_PARAMETER_MARKER in getattr(annotation, "__metadata__", ())
+
+
+def _is_class_var(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return typing.get_origin(annotation) is ClassVar or annotation is ClassVar
+
+
+def _value_type(annotation: Any) -> Any:
+    """The plain type inside ``RuntimeParameter[T]`` / ``Optional[T]`` (``None`` if unknown)."""
+    if isinstance(annotation, str):
+        return None
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    return annotation
+
+
+def collect_attribute_specs(cls: type) -> dict[str, AttributeSpec]:
+    """All declared attributes of ``cls`` and its bases, base classes first."""
+    specs: dict[str, AttributeSpec] = {}
+    for klass in reversed(cls.__mro__):
+        annotations = klass.__dict__.get("__annotations__", {})
+        for name, raw in annotations.items():
+            if name.startswith("_"):
+                continue
+            annotation = _resolve_annotation(klass, raw)
+            if _is_class_var(annotation):
+                continue
+            if name in klass.__dict__:
+                default, factory, description = _normalise_default(klass.__dict__[name])
+            elif name in specs:
+                inherited = specs[name]
+                default, factory, description = (
+                    inherited.default,
+                    inherited.default_factory,
+                    inherited.description,
+                )
+            else:
+                default, factory, description = MISSING, None, None
+            specs[name] = AttributeSpec(
+                name=name,
+                default=default,
+                default_factory=factory,
+                description=description,
+                runtime=_is_runtime(annotation) or (name in specs and specs[name].runtime),
+                value_type=_value_type(annotation),
+            )
+    return specs
+
+
+def suggest(name: str, candidates: typing.Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest candidates, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+class Declarative:
+    """Base of objects configured by declared attributes (steps, LLMs).
+
+    ``__init__`` accepts exactly the declared attributes as keywords, fills defaults, and
+    rejects unknown keywords with a suggestion. Subclasses finish set-up in ``_post_init``.
+    """
+
+    _attribute_specs_cache: ClassVar[dict[type, dict[str, AttributeSpec]]] = {}
+
+    @classmethod
+    def attribute_specs(cls) -> dict[str, AttributeSpec]:
+        """Declared attributes of this class, computed once per class."""
+        cache = Declarative._attribute_specs_cache
+        if cls not in cache:
+            cache[cls] = collect_attribute_specs(cls)
+        return cache[cls]
+
+    def __init__(self, **kwargs: Any) -> None:
+        specs = self.attribute_specs()
+        for name in kwargs:
+            if name not in specs:
+                raise TypeError(
+                    f"{type(self).__name__} got an unexpected argument {name!r}."
+                    f"{suggest(name, specs)}"
+                )
+        for name, spec in specs.items():
+            if name in kwargs:
+                value = kwargs[name]
+            elif spec.required:
+                raise TypeError(f"{type(self).__name__} requires the argument {name!r}.")
+            else:
+                value = spec.make_default()
+            object.__setattr__(self, name, value)
+        self._post_init()
+
+    def _post_init(self) -> None:
+        """Hook for subclasses, called once every declared attribute is set."""
+
+    def runtime_parameters(self) -> dict[str, RuntimeParameterInfo]:
+        """This object's runtime parameters, nested objects (an LLM in a task) included."""
+        params: dict[str, RuntimeParameterInfo] = {}
+        for name, spec in self.attribute_specs().items():
+            value = getattr(self, name, None)
+            if spec.runtime:
+                params[name] = RuntimeParameterInfo(
+                    name=name,
+                    value_type=spec.value_type,
+                    default=value,
+                    description=spec.description,
+                    optional=not spec.required or value is not None,
+                )
+            elif isinstance(value, Declarative):
+                nested = value.runtime_parameters()
+                if nested:
+                    params[name] = RuntimeParameterInfo(name=name, children=nested)
+        return params
+
+    def set_runtime_parameters(self, values: dict[str, Any], *, owner: str | None = None) -> None:
+        """Sets runtime parameters from a (nested) mapping; unknown names raise ``ValueError``."""
+        owner = owner or type(self).__name__
+        known = self.runtime_parameters()
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(
+                    f"{owner!s} has no runtime parameter {name!r}.{suggest(name, known)}"
+                    f" Runtime parameters: {sorted(known)}."
+                )
+            info = known[name]
+            current = getattr(self, name, None)
+            if isinstance(current, Declarative) and not info.value_type:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{owner}.{name} takes a mapping of parameters, got {value!r}.")
+                current.set_runtime_parameters(value, owner=f"{owner}.{name}")
+            elif info.children:
+                if not isinstance(value, dict):
+                    raise ValueError(f"{owner}.{name} takes a mapping, got {value!r}.")
+                for key in value:
+                    if key not in info.children:
+                        raise ValueError(
+                            f"{owner}.{name} has no parameter {key!r}.{suggest(key, info.children)}"
+                        )
+                object.__setattr__(self, name, {**(current or {}), **value})
+            else:
+                object.__setattr__(self, name, value)

@@ -1,0 +1,192 @@
+"""``Pipeline``: the step graph users build with ``with Pipeline(...):`` and ``>>``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import networkx as nx
+
+from airflow_dististage.mixins.runtime_parameters import suggest
+from airflow_dististage.planning import ExecutionPlan, LoadGroupsError, build_plan
+from airflow_dististage.planning.load_stages import SEQUENTIAL, LoadGroups
+from airflow_dististage.steps.base import _Step, default_step_base_name, validate_step_name
+
+if TYPE_CHECKING:
+    from airflow_dististage.distiset import Distiset
+
+
+class PipelineValidationError(ValueError):
+    """The pipeline's graph or columns cannot run; the message names the step or column at fault."""
+
+
+class Pipeline:
+    """A graph of steps, built inside ``with Pipeline(name=...):`` and connected with ``>>``.
+
+    Args:
+        name: identifies the pipeline (store folders, default DAG id); letters, digits, '_', '-'.
+        description: free text shown in the DAG docs.
+        cache_dir: where ``run()`` keeps batches and finished steps between runs.
+    """
+
+    _building: ClassVar[list[Pipeline]] = []
+
+    def __init__(self, name: str = "pipeline", description: str | None = None, cache_dir: str | None = None) -> None:
+        try:
+            validate_step_name(name)
+        except ValueError:
+            raise ValueError(f"Invalid pipeline name {name!r}: use only letters, digits, '_' and '-'.") from None
+        self.name = name
+        self.description = description
+        self.cache_dir = cache_dir
+        self.dag = nx.DiGraph()
+        self._steps: dict[str, _Step] = {}
+
+    # -- building ------------------------------------------------------------------------
+    def __enter__(self) -> Pipeline:
+        Pipeline._building.append(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        Pipeline._building.remove(self)
+
+    @classmethod
+    def current(cls) -> Pipeline | None:
+        """The pipeline whose ``with`` block is being executed, if any."""
+        return cls._building[-1] if cls._building else None
+
+    @property
+    def steps(self) -> dict[str, _Step]:
+        """Steps by name, in creation order."""
+        return dict(self._steps)
+
+    def add_step(self, step: _Step) -> None:
+        """Registers ``step``, naming it ``<snake_class_name>_<first free index>`` if it has no name."""
+        if step.name is None:
+            base = default_step_base_name(type(step).__name__)
+            index = 0
+            while f"{base}_{index}" in self._steps:
+                index += 1
+            object.__setattr__(step, "name", f"{base}_{index}")
+        validate_step_name(step.name)
+        if step.name in self._steps:
+            raise PipelineValidationError(
+                f"Pipeline {self.name!r} already has a step named {step.name!r}: step names must be unique."
+            )
+        self._steps[step.name] = step
+        self.dag.add_node(step.name)
+
+    def add_edge(self, source: _Step, target: _Step) -> None:
+        """Connects ``source`` to ``target``; rejects foreign steps, duplicate edges and cycles."""
+        for step in (source, target):
+            if self._steps.get(step.name) is not step:
+                raise PipelineValidationError(
+                    f"Step {step.name!r} does not belong to pipeline {self.name!r}: connect steps of one pipeline."
+                )
+        if target.is_generator:
+            raise PipelineValidationError(
+                f"Generator step {target.name!r} cannot have a predecessor ({source.name!r}): generators"
+                " produce the pipeline's first rows."
+            )
+        if self.dag.has_edge(source.name, target.name):
+            raise PipelineValidationError(f"Steps {source.name!r} and {target.name!r} are already connected.")
+        if source.name == target.name or nx.has_path(self.dag, target.name, source.name):
+            raise PipelineValidationError(
+                f"Connecting {source.name!r} >> {target.name!r} would create a cycle."
+            )
+        self.dag.add_edge(source.name, target.name)
+
+    def global_step_names(self) -> frozenset[str]:
+        """Names of the global steps."""
+        return frozenset(name for name, step in self._steps.items() if step.is_global)
+
+    # -- validation ----------------------------------------------------------------------
+    def validate(self) -> None:
+        """Checks the graph and the columns; raises :class:`PipelineValidationError` naming the culprit."""
+        if not self._steps:
+            raise PipelineValidationError(f"Pipeline {self.name!r} has no steps.")
+        for name in nx.topological_sort(self.dag):
+            step = self._steps[name]
+            predecessors = list(self.dag.predecessors(name))
+            if not step.is_generator and not predecessors:
+                raise PipelineValidationError(
+                    f"Step {name!r} has no predecessor: only generator steps can start a pipeline."
+                    f" Connect a step to it, e.g. `previous >> {name}`."
+                )
+            if len(predecessors) > 1 and not _takes_several_inputs(step):
+                raise PipelineValidationError(
+                    f"Step {name!r} receives batches from {predecessors}: its process() needs"
+                    " `*inputs: StepInput` to take one batch from each."
+                )
+            self._check_inputs_available(step)
+
+    def _check_inputs_available(self, step: _Step) -> None:
+        if step.is_generator:
+            return
+        available: dict[str, str] = {}
+        for ancestor in nx.ancestors(self.dag, step.name):
+            for column in self._steps[ancestor].get_outputs():
+                available.setdefault(column, ancestor)
+        for column, required in step.get_inputs().items():
+            if required and column not in available:
+                raise PipelineValidationError(
+                    f"Step {step.name!r} needs column {column!r}, which no step before it produces."
+                    f"{suggest(column, available)} Available columns: {sorted(available)}."
+                    " Use input_mappings to read it from another column."
+                )
+
+    def normalise_load_groups(self, load_groups: Any) -> LoadGroups:
+        """Load groups with step objects replaced by their names; checks the shape."""
+        if load_groups is None or load_groups == SEQUENTIAL:
+            return load_groups
+        if isinstance(load_groups, str) or not isinstance(load_groups, Sequence):
+            raise LoadGroupsError(
+                f"load_groups must be a list of lists of steps or {SEQUENTIAL!r}, got {load_groups!r}."
+            )
+        groups = []
+        for index, group in enumerate(load_groups):
+            if isinstance(group, (str, _Step)) or not isinstance(group, Sequence):
+                raise LoadGroupsError(f"Load group {index} must be a list of steps or step names, got {group!r}.")
+            groups.append([member.name if isinstance(member, _Step) else member for member in group])
+        return groups
+
+    # -- planning ------------------------------------------------------------------------
+    def plan(self, load_groups: Any = None) -> ExecutionPlan:
+        """Validates the pipeline and returns its execution plan under ``load_groups``."""
+        self.validate()
+        return build_plan(self, load_groups)
+
+    def get_load_stages(self, load_groups: Any = None) -> tuple[list[list[str]], list[list[str]]]:
+        """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups."""
+        plan = self.plan(load_groups)
+        return [list(s.steps) for s in plan.stages], [list(s.last_steps) for s in plan.stages]
+
+    # -- runtime parameters --------------------------------------------------------------
+    def set_runtime_parameters(self, parameters: dict[str, dict[str, Any]] | None) -> None:
+        """Applies ``{step_name: {parameter: value}}``; unknown steps or parameters raise ``ValueError``."""
+        for step_name, values in (parameters or {}).items():
+            if step_name not in self._steps:
+                raise PipelineValidationError(
+                    f"Runtime parameters name step {step_name!r}, which is not in pipeline"
+                    f" {self.name!r}.{suggest(step_name, self._steps)}"
+                )
+            self._steps[step_name].set_runtime_parameters(values, owner=f"Step {step_name!r}")
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, **kwargs: Any) -> Distiset:
+        """Runs the pipeline on this machine and returns its Distiset (see ``runtime.local``)."""
+        from airflow_dististage.runtime.local import run_pipeline
+
+        return run_pipeline(self, **kwargs)
+
+    def to_airflow(self, **kwargs: Any) -> Any:
+        """Compiles the pipeline to an Airflow DAG; same arguments as ``compile_pipeline``."""
+        from airflow_dististage.compiler import compile_pipeline
+
+        return compile_pipeline(self, **kwargs)
+
+
+def _takes_several_inputs(step: _Step) -> bool:
+    parameters = inspect.signature(step.process).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)

@@ -1,0 +1,92 @@
+"""The execution plan: stages of steps with what each step and stage needs.
+
+Both the local runner and the Airflow compiler consume this one value; neither recomputes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_dististage.planning.load_stages import LoadGroups, plan_load_stages
+
+if TYPE_CHECKING:
+    from airflow_dististage.pipeline.base import Pipeline
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step as the runtime sees it: kind, neighbours, replicas and GPUs per replica."""
+
+    name: str
+    kind: str
+    stage: int
+    predecessors: tuple[str, ...]
+    successors: tuple[str, ...]
+    replicas: int
+    gpus_per_replica: int
+
+    @property
+    def gpus(self) -> int:
+        """GPUs all replicas of the step hold at once."""
+        return self.replicas * self.gpus_per_replica
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One load stage: its steps (in plan order) and the GPUs it holds when all run together."""
+
+    index: int
+    steps: tuple[str, ...]
+    last_steps: tuple[str, ...]
+    is_global: bool
+    gpus: int
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """Stages in order and every step's plan, keyed by step name (creation order)."""
+
+    pipeline_name: str
+    stages: tuple[StagePlan, ...]
+    steps: dict[str, StepPlan]
+
+    @property
+    def leaf_steps(self) -> tuple[str, ...]:
+        """Steps with no successor: the Distiset's members."""
+        return tuple(name for name, plan in self.steps.items() if not plan.successors)
+
+    def describe(self) -> str:
+        """``Stage i: [...]`` lines, as the seed example prints them."""
+        return "\n".join(f"Stage {stage.index}: {list(stage.steps)}" for stage in self.stages)
+
+
+def build_plan(pipeline: Pipeline, load_groups: LoadGroups = None) -> ExecutionPlan:
+    """Plans ``pipeline`` (already validated) under ``load_groups``."""
+    graph = pipeline.dag
+    steps = pipeline.steps
+    load_stages = plan_load_stages(graph, pipeline.global_step_names(), pipeline.normalise_load_groups(load_groups))
+    stage_of = load_stages.stage_of()
+    step_plans = {
+        name: StepPlan(
+            name=name,
+            kind=step.kind,
+            stage=stage_of[name],
+            predecessors=tuple(graph.predecessors(name)),
+            successors=tuple(graph.successors(name)),
+            replicas=step.resources.replicas,
+            gpus_per_replica=step.resources.gpus_per_replica,
+        )
+        for name, step in steps.items()
+    }
+    stages = tuple(
+        StagePlan(
+            index=index,
+            steps=stage,
+            last_steps=last,
+            is_global=len(stage) == 1 and steps[stage[0]].is_global,
+            gpus=sum(step_plans[name].gpus for name in stage),
+        )
+        for index, (stage, last) in enumerate(zip(load_stages.stages, load_stages.last_steps))
+    )
+    return ExecutionPlan(pipeline_name=pipeline.name, stages=stages, steps=step_plans)

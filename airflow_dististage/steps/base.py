@@ -1,0 +1,264 @@
+"""Steps: the nodes of a pipeline, with distilabel's vocabulary.
+
+A step declares its ``inputs``/``outputs`` columns and implements ``process``; ``>>`` connects
+steps inside a :class:`~airflow_dististage.pipeline.Pipeline`. Steps are plain objects: building
+them loads nothing, ``load()`` runs once per step execution, before the first batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Dict, List, Optional, Union, overload
+
+from airflow_dististage.mixins.runtime_parameters import Declarative, Field, RuntimeParameter
+from airflow_dististage.steps.resources import StepResources
+from airflow_dististage.typing import GeneratorStepOutput, StepColumns, StepOutput
+
+if TYPE_CHECKING:
+    from airflow_dististage.pipeline.base import Pipeline
+
+StepInput = Annotated[List[Dict[str, Any]], "StepInput"]
+"""Annotation of the ``process`` argument that receives a batch of rows from a predecessor."""
+
+STEP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def default_step_base_name(class_name: str) -> str:
+    """``LoadDataFromDicts`` -> ``load_data_from_dicts``: an underscore before each later capital."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", class_name).lower()
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-able, deterministic description of a configuration value (for fingerprints)."""
+    if isinstance(value, Declarative):
+        return {
+            "class": f"{type(value).__module__}.{type(value).__qualname__}",
+            "attributes": {
+                name: canonical(getattr(value, name))
+                for name in value.attribute_specs()
+                if name != "pipeline"
+            },
+        }
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(canonical(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, StepResources):
+        return {"replicas": value.replicas, "cpus": value.cpus, "gpus": value.gpus, "memory": value.memory}
+    return _ADDRESS.sub("", repr(value))
+
+
+def _source_of(obj: Any) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        code = getattr(obj, "__code__", None)
+        return code.co_code.hex() if code is not None else ""
+
+
+class _Step(Declarative):
+    """Common base of every step kind; use :class:`Step`, :class:`GeneratorStep` or :class:`GlobalStep`."""
+
+    kind: ClassVar[str] = "normal"
+
+    name: Optional[str] = None
+    resources: StepResources = Field(default_factory=StepResources)
+    input_mappings: Dict[str, str] = Field(default_factory=dict)
+    output_mappings: Dict[str, str] = Field(default_factory=dict)
+    use_cache: bool = True
+    pipeline: Any = None
+
+    def _post_init(self) -> None:
+        if not isinstance(self.resources, StepResources):
+            raise TypeError(
+                f"Step {self.name or type(self).__name__!r}: resources must be a StepResources,"
+                f" got {type(self.resources).__name__}."
+            )
+        from airflow_dististage.pipeline.base import Pipeline
+
+        pipeline = self.pipeline or Pipeline.current()
+        object.__setattr__(self, "pipeline", pipeline)
+        if pipeline is not None:
+            pipeline.add_step(self)
+        elif self.name is None:
+            object.__setattr__(self, "name", f"{default_step_base_name(type(self).__name__)}_0")
+        validate_step_name(self.name)
+
+    # -- columns -------------------------------------------------------------------------
+    @property
+    def inputs(self) -> StepColumns:
+        """Columns the step reads; a list (all required) or a name -> required mapping."""
+        return []
+
+    @property
+    def outputs(self) -> StepColumns:
+        """Columns the step writes."""
+        return []
+
+    def get_inputs(self) -> dict[str, bool]:
+        """Input columns as they are named in the data (after ``input_mappings``) -> required."""
+        return {self.input_mappings.get(col, col): req for col, req in _as_columns(self.inputs).items()}
+
+    def get_outputs(self) -> dict[str, bool]:
+        """Output columns as they are named in the data (after ``output_mappings``)."""
+        return {self.output_mappings.get(col, col): req for col, req in _as_columns(self.outputs).items()}
+
+    # -- kinds ---------------------------------------------------------------------------
+    @property
+    def is_generator(self) -> bool:
+        return self.kind == "generator"
+
+    @property
+    def is_global(self) -> bool:
+        return self.kind == "global"
+
+    @property
+    def is_normal(self) -> bool:
+        return self.kind == "normal"
+
+    # -- life cycle ----------------------------------------------------------------------
+    def load(self) -> None:
+        """Prepares what ``process`` needs (e.g. a model); called once per step execution."""
+
+    def unload(self) -> None:
+        """Releases what ``load`` took (e.g. GPU memory)."""
+
+    # -- graph ---------------------------------------------------------------------------
+    @overload
+    def __rshift__(self, other: _Step) -> _Step: ...
+
+    @overload
+    def __rshift__(self, other: list[_Step]) -> list[_Step]: ...
+
+    def __rshift__(self, other: Union[_Step, list[_Step]]) -> Union[_Step, list[_Step]]:
+        """``a >> b`` or ``a >> [b, c]``: connects and returns the right-hand side."""
+        if isinstance(other, _Step):
+            self.connect(other)
+            return other
+        if isinstance(other, (list, tuple)) and all(isinstance(s, _Step) for s in other):
+            self.connect(*other)
+            return list(other)
+        return NotImplemented
+
+    def __rrshift__(self, other: list[_Step]) -> _Step:
+        """``[a, b] >> c``: connects every step of the list to this one."""
+        if isinstance(other, (list, tuple)) and all(isinstance(s, _Step) for s in other):
+            for step in other:
+                step.connect(self)
+            return self
+        return NotImplemented
+
+    def connect(self, *steps: _Step) -> None:
+        """Connects this step to each of ``steps`` (in the given order)."""
+        pipeline = self._pipeline_or_raise()
+        for step in steps:
+            pipeline.add_edge(self, step)
+
+    def _pipeline_or_raise(self) -> Pipeline:
+        if self.pipeline is None:
+            raise ValueError(
+                f"Step {self.name!r} belongs to no pipeline: create it inside `with Pipeline(...):`"
+                " or pass pipeline=..."
+            )
+        return self.pipeline
+
+    # -- identity ------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """A stable hash of the step's class code and configuration (changes when either does)."""
+        payload = {"config": canonical(self), "code": _source_of(type(self))}
+        payload.update(self._extra_fingerprint())
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def _extra_fingerprint(self) -> dict[str, str]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # -- mappings ------------------------------------------------------------------------
+    def rename_inputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows as ``process`` sees them: data columns renamed to the step's input names."""
+        if not self.input_mappings:
+            return batch
+        to_input = {col: name for name, col in self.input_mappings.items()}
+        return [{to_input.get(k, k): v for k, v in row.items()} for row in batch]
+
+    def rename_outputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows as the data holds them: input names back to columns, outputs to their mapped names."""
+        if not self.input_mappings and not self.output_mappings:
+            return batch
+        renames = {name: col for name, col in self.input_mappings.items()}
+        renames.update(self.output_mappings)
+        return [{renames.get(k, k): v for k, v in row.items()} for row in batch]
+
+
+def _as_columns(columns: StepColumns) -> dict[str, bool]:
+    if isinstance(columns, dict):
+        return dict(columns)
+    return {col: True for col in columns}
+
+
+def validate_step_name(name: str | None) -> None:
+    """Step names become task ids and folder names: ``^[A-Za-z0-9_-]+$``."""
+    if not isinstance(name, str) or not STEP_NAME_PATTERN.match(name):
+        raise ValueError(
+            f"Invalid step name {name!r}: use only letters, digits, '_' and '-' (it becomes an"
+            " Airflow task id and a folder name)."
+        )
+
+
+class Step(_Step):
+    """A step that receives batches of rows from its predecessors and yields processed rows."""
+
+    input_batch_size: RuntimeParameter[int] = Field(
+        default=50, description="The number of rows each batch given to `process` holds."
+    )
+
+    def _post_init(self) -> None:
+        if not isinstance(self.input_batch_size, int) or self.input_batch_size < 1:
+            raise ValueError(
+                f"Step {self.name or type(self).__name__!r}: input_batch_size must be an integer"
+                f" >= 1, got {self.input_batch_size!r}."
+            )
+        super()._post_init()
+
+    def process(self, *inputs: StepInput) -> StepOutput:
+        """Yields output rows for the given batch (one list per predecessor)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process().")
+
+
+class GlobalStep(Step):
+    """A step that receives all rows at once (e.g. dedup, ranking); a barrier between stages."""
+
+    kind: ClassVar[str] = "global"
+
+
+class GeneratorStep(_Step):
+    """A root step that produces rows; ``process(offset)`` yields ``(batch, is_last)`` pairs."""
+
+    kind: ClassVar[str] = "generator"
+
+    batch_size: RuntimeParameter[int] = Field(
+        default=50, description="The number of rows each generated batch holds."
+    )
+
+    def _post_init(self) -> None:
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(
+                f"Step {self.name or type(self).__name__!r}: batch_size must be an integer >= 1,"
+                f" got {self.batch_size!r}."
+            )
+        super()._post_init()
+
+    def process(self, offset: int = 0) -> GeneratorStepOutput:
+        """Yields ``(rows, is_last_batch)``, starting ``offset`` rows into the output."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process().")

@@ -1,0 +1,1 @@
+"""Generator steps that load data."""
