@@ -91,7 +91,8 @@ class Pipeline:
             )
         if self.dag.has_edge(source.name, target.name):
             raise PipelineValidationError(f"Steps {source.name!r} and {target.name!r} are already connected.")
-        if source.name == target.name or nx.has_path(self.dag, target.name, source.name):
+        reaches_back = self.dag.out_degree(target.name) > 0 and nx.has_path(self.dag, target.name, source.name)
+        if source.name == target.name or reaches_back:
             raise PipelineValidationError(
                 f"Connecting {source.name!r} >> {target.name!r} would create a cycle."
             )
@@ -106,6 +107,7 @@ class Pipeline:
         """Checks the graph and the columns; raises :class:`PipelineValidationError` naming the culprit."""
         if not self._steps:
             raise PipelineValidationError(f"Pipeline {self.name!r} has no steps.")
+        available: dict[str, dict[str, str]] = {}
         for name in nx.topological_sort(self.dag):
             step = self._steps[name]
             predecessors = list(self.dag.predecessors(name))
@@ -119,22 +121,12 @@ class Pipeline:
                     f"Step {name!r} receives batches from {predecessors}: its process() needs"
                     " `*inputs: StepInput` to take one batch from each."
                 )
-            self._check_inputs_available(step)
-
-    def _check_inputs_available(self, step: _Step) -> None:
-        if step.is_generator:
-            return
-        available: dict[str, str] = {}
-        for ancestor in nx.ancestors(self.dag, step.name):
-            for column in self._steps[ancestor].get_outputs():
-                available.setdefault(column, ancestor)
-        for column, required in step.get_inputs().items():
-            if required and column not in available:
-                raise PipelineValidationError(
-                    f"Step {step.name!r} needs column {column!r}, which no step before it produces."
-                    f"{suggest(column, available)} Available columns: {sorted(available)}."
-                    " Use input_mappings to read it from another column."
-                )
+            columns: dict[str, str] = {}
+            for predecessor in predecessors:
+                columns.update(available[predecessor])
+            if not step.is_generator:
+                _check_inputs_available(step, columns)
+            available[name] = {**columns, **{column: name for column in step.get_outputs()}}
 
     def normalise_load_groups(self, load_groups: Any) -> LoadGroups:
         """Load groups with step objects replaced by their names; checks the shape."""
@@ -185,6 +177,17 @@ class Pipeline:
         from airflow_dististage.compiler import compile_pipeline
 
         return compile_pipeline(self, **kwargs)
+
+
+def _check_inputs_available(step: _Step, available: dict[str, str]) -> None:
+    """``available`` maps each column produced before ``step`` to the step producing it."""
+    for column, required in step.get_inputs().items():
+        if required and column not in available:
+            raise PipelineValidationError(
+                f"Step {step.name!r} needs column {column!r}, which no step before it produces."
+                f"{suggest(column, available)} Available columns: {sorted(available)}."
+                " Use input_mappings to read it from another column."
+            )
 
 
 def _takes_several_inputs(step: _Step) -> bool:

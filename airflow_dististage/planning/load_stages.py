@@ -83,6 +83,11 @@ def _check_dependencies(graph: nx.DiGraph, plan: LoadStages, global_steps: set[s
             )
 
 
+def _last_steps(graph: nx.DiGraph, stage: tuple[str, ...]) -> tuple[str, ...]:
+    members = set(stage)
+    return tuple(sorted(n for n in stage if not any(s in members for s in graph.successors(n))))
+
+
 def plan_load_stages(
     graph: nx.DiGraph,
     global_steps: set[str] | frozenset[str],
@@ -114,6 +119,7 @@ def plan_load_stages(
 
     order = list(nx.topological_sort(graph))
     stages: list[tuple[str, ...]] = []
+    emitted: set[tuple[str, ...]] = set()
     free_run: list[str] = []
     for name in order:
         group = group_of.get(name)
@@ -123,14 +129,13 @@ def plan_load_stages(
         if free_run:
             stages.append(tuple(free_run))
             free_run = []
-        if group not in stages:
+        if group not in emitted:
+            emitted.add(group)
             stages.append(group)
     if free_run:
         stages.append(tuple(free_run))
 
-    last_steps = tuple(
-        tuple(sorted(n for n in stage if not any(s in stage for s in graph.successors(n)))) for stage in stages
-    )
+    last_steps = tuple(_last_steps(graph, stage) for stage in stages)
     plan = LoadStages(stages=tuple(stages), last_steps=last_steps)
     _check_dependencies(graph, plan, set(global_steps))
     return plan
