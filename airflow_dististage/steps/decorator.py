@@ -36,7 +36,10 @@ def step(
     declared_outputs = list(outputs or [])
 
     def decorator(func: Callable[..., Any]) -> type:
-        signature = inspect.signature(func)
+        try:
+            signature = inspect.signature(func, eval_str=True)
+        except (NameError, SyntaxError):
+            signature = inspect.signature(func)
         parameters = list(signature.parameters.values())
         takes_inputs = [p for p in parameters if _is_step_input(p)]
         if step_type != "generator" and not takes_inputs:

@@ -276,3 +276,14 @@ def test_global_and_generator_kinds() -> None:
     assert (load.is_generator, dummy.is_normal, glob.is_global) == (True, True, True)
     assert isinstance(glob, GlobalStep)
     assert Numbers(name="n").name == "n"
+
+
+def test_decorated_runtime_parameter_types_resolve_under_postponed_annotations() -> None:
+    # this module uses `from __future__ import annotations`, so the hint below is the string "float"
+    @step(inputs=["instruction"], outputs=["response"])
+    def Scale(inputs: StepInput, factor: float = 1.5) -> StepOutput:
+        yield inputs
+
+    with Pipeline(name="postponed"):
+        scale = Scale()
+    assert scale.runtime_parameters()["factor"].value_type is float
