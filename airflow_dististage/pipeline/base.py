@@ -150,8 +150,15 @@ class Pipeline:
         return build_plan(self, load_groups)
 
     def get_load_stages(self, load_groups: Any = None) -> tuple[list[list[str]], list[list[str]]]:
-        """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups."""
-        plan = self.plan(load_groups)
+        """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups.
+
+        A pipeline without a generator step reads ``run(dataset=...)`` rows into its first steps;
+        until then only its graph and load groups can be checked, as distilabel does.
+        """
+        if self._steps and not any(step.is_generator for step in self._steps.values()):
+            plan = build_plan(self, load_groups)
+        else:
+            plan = self.plan(load_groups)
         return [list(s.steps) for s in plan.stages], [list(s.last_steps) for s in plan.stages]
 
     # -- runtime parameters --------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""The LLM base: what every model used by a task provides.
+
+An LLM is a :class:`~airflow_dististage.mixins.runtime_parameters.Declarative` object: building one
+imports and loads nothing heavy. ``load()`` runs once per step execution (it may take a GPU),
+``generate()`` runs once per batch, ``unload()`` gives everything back.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import re
+import sys
+import typing
+from typing import Any, Dict, List, Optional, TypedDict
+
+from airflow_dististage.mixins.runtime_parameters import (
+    Declarative,
+    Field,
+    RuntimeParameter,
+    RuntimeParameterInfo,
+    _value_type,
+    suggest,
+)
+
+ChatType = List[Dict[str, str]]
+"""One conversation: ``[{"role": "user", "content": "..."}, ...]``."""
+
+_NOT_GENERATION_PARAMETERS = ("self", "inputs", "num_generations")
+_DOC_ARGUMENT = re.compile(r"^\s*(\w+):\s*(.*)$")
+
+
+class LLMStatistics(TypedDict):
+    """Token counts, one entry per generation."""
+
+    input_tokens: List[Optional[int]]
+    output_tokens: List[Optional[int]]
+
+
+class GenerateOutput(TypedDict, total=False):
+    """What ``generate`` returns for one input: its generations, statistics and, if it failed, why."""
+
+    generations: List[Optional[str]]
+    statistics: LLMStatistics
+    error: str
+
+
+class LLM(Declarative):
+    """Base of the language models a task generates with.
+
+    Subclasses implement ``load``, ``unload``, ``model_name`` and ``generate``. The keyword
+    parameters of their ``generate`` (documented in its ``Args:`` section) are what
+    ``generation_kwargs`` accepts, and become runtime parameters (Airflow Params).
+    """
+
+    generation_kwargs: RuntimeParameter[Dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Keyword arguments given to `generate()` for every batch (e.g. temperature).",
+    )
+
+    def _post_init(self) -> None:
+        if not isinstance(self.generation_kwargs, dict):
+            raise TypeError(
+                f"{type(self).__name__}.generation_kwargs must be a dict, got {self.generation_kwargs!r}."
+            )
+        known = self.generation_parameters()
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(type(self).generate).parameters.values())
+        for key in self.generation_kwargs:
+            if key not in known and not takes_any:
+                raise ValueError(
+                    f"{type(self).__name__}.generation_kwargs has {key!r}, which is not a parameter of its"
+                    f" generate().{suggest(key, known)} Parameters: {sorted(known)}."
+                )
+
+    # -- life cycle ----------------------------------------------------------------------
+    def load(self) -> None:
+        """Loads the model (imports heavy libraries, takes the GPU); once per step run."""
+
+    def unload(self) -> None:
+        """Releases what ``load`` took, so the next load stage can use the memory."""
+
+    @property
+    def model_name(self) -> str:
+        """The name written to the ``model_name`` column."""
+        raise NotImplementedError(f"{type(self).__name__} must define model_name.")
+
+    def generate(
+        self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any
+    ) -> List[GenerateOutput]:
+        """Generates ``num_generations`` texts for each chat in ``inputs`` (one output per input)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement generate().")
+
+    # -- resources -----------------------------------------------------------------------
+    def agree_gpus(self, step_name: str, gpus: int | None) -> int | None:
+        """The GPUs per replica a step using this LLM needs, given the ``gpus`` it declares.
+
+        Called when the step is built (and again before it loads); raises ``ValueError`` naming
+        the step when the LLM's own settings disagree with ``gpus``.
+        """
+        return gpus
+
+    # -- runtime parameters --------------------------------------------------------------
+    @classmethod
+    def generation_parameters(cls) -> dict[str, inspect.Parameter]:
+        """The keyword parameters of this class's ``generate`` that ``generation_kwargs`` may set."""
+        signature = inspect.signature(cls.generate)
+        return {
+            name: parameter
+            for name, parameter in signature.parameters.items()
+            if name not in _NOT_GENERATION_PARAMETERS
+            and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        }
+
+    def runtime_parameters(self) -> dict[str, RuntimeParameterInfo]:
+        """Runtime parameters, with one child of ``generation_kwargs`` per ``generate`` parameter."""
+        params = super().runtime_parameters()
+        info = params.get("generation_kwargs")
+        if info is None:
+            return params
+        try:
+            hints = typing.get_type_hints(type(self).generate)
+        except (NameError, TypeError):  # an annotation this module cannot resolve: leave types unknown
+            hints = {}
+        descriptions = _argument_descriptions(type(self).generate)
+        info.children = {}
+        for name, parameter in self.generation_parameters().items():
+            required = parameter.default is parameter.empty and name not in self.generation_kwargs
+            info.children[name] = RuntimeParameterInfo(
+                name=name,
+                value_type=_value_type(hints.get(name)),
+                default=self.generation_kwargs.get(name, None if required else parameter.default),
+                description=descriptions.get(name),
+                optional=not required,
+            )
+        return params
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={getattr(self, 'model', None)!r})"
+
+
+def release_gpu_memory() -> None:
+    """Frees unreferenced tensors and returns cached CUDA memory (never imports torch itself)."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _argument_descriptions(function: Any) -> dict[str, str]:
+    """``name -> text`` from the ``Args:`` section of a Google-style docstring."""
+    lines = (inspect.getdoc(function) or "").splitlines()
+    descriptions: dict[str, str] = {}
+    in_args = False
+    current: str | None = None
+    for line in lines:
+        if line.strip() in ("Args:", "Arguments:"):
+            in_args = True
+            continue
+        if not in_args:
+            continue
+        if line and not line.startswith(" "):
+            break
+        match = _DOC_ARGUMENT.match(line)
+        if match and line.startswith("    ") and not line.startswith("     "):
+            current = match.group(1)
+            descriptions[current] = match.group(2).strip()
+        elif current and line.strip():
+            descriptions[current] += " " + line.strip()
+    return descriptions

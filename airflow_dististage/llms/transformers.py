@@ -1,0 +1,127 @@
+"""``TransformersLLM``: a Hugging Face causal LM in the step's process, for CPU and small GPU runs."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
+from airflow_dististage.llms.chat import render_chat
+
+
+class TransformersLLM(LLM):
+    """A ``transformers`` causal language model; each batch is one left-padded ``generate`` call.
+
+    Args:
+        model: Hugging Face repo id or local folder of the model and its tokenizer.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; CUDA when available, else CPU.
+        torch_dtype: weights' data type (``"auto"``, ``"float32"``, ``"bfloat16"``...).
+        chat_template: Jinja chat template; the tokenizer's when not given (ChatML if it has none).
+        trust_remote_code: allow the model's own code from the Hub.
+    """
+
+    model: str
+    device: Optional[str] = None
+    torch_dtype: str = "auto"
+    chat_template: Optional[str] = None
+    trust_remote_code: bool = False
+
+    def _post_init(self) -> None:
+        self._model: Any = None
+        self._tokenizer: Any = None
+        super()._post_init()
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    def load(self) -> None:
+        """Loads the tokenizer and the weights onto ``device``."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        tokenizer = AutoTokenizer.from_pretrained(self.model, trust_remote_code=self.trust_remote_code)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        dtype = self.torch_dtype if self.torch_dtype == "auto" else getattr(torch, self.torch_dtype)
+        model = AutoModelForCausalLM.from_pretrained(
+            self.model, dtype=dtype, trust_remote_code=self.trust_remote_code
+        )
+        self._model = model.to(device).eval()
+        self._tokenizer = tokenizer
+
+    def unload(self) -> None:
+        """Drops the weights and frees their memory."""
+        self._model = None
+        self._tokenizer = None
+        release_gpu_memory()
+
+    def generate(  # type: ignore[override]
+        self,
+        inputs: List[ChatType],
+        num_generations: int = 1,
+        max_new_tokens: int = 128,
+        temperature: float = 0.1,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        repetition_penalty: float = 1.1,
+        do_sample: bool = True,
+        seed: Optional[int] = None,
+    ) -> List[GenerateOutput]:
+        """Generates for the whole batch in one ``model.generate`` call.
+
+        Args:
+            inputs: chats to answer.
+            num_generations: generations per chat.
+            max_new_tokens: most tokens generated per generation.
+            temperature: sampling temperature (with do_sample).
+            top_p: nucleus sampling probability mass (with do_sample).
+            top_k: sample among the k likeliest tokens, 0 for all (with do_sample).
+            repetition_penalty: multiplicative penalty for repeated tokens (1 is none).
+            do_sample: sample; greedy decoding when false.
+            seed: seeds torch's generator before generating, for repeatable samples.
+        """
+        import torch
+
+        if self._model is None:
+            raise RuntimeError(f"TransformersLLM model {self.model!r} is not loaded: call load() first.")
+        tokenizer = self._tokenizer
+        prompts = [render_chat(tokenizer, chat, self.chat_template) for chat in inputs]
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self._model.device)
+        sampling = {"temperature": temperature, "top_p": top_p, "top_k": top_k} if do_sample else {}
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.inference_mode():
+            sequences = self._model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                repetition_penalty=repetition_penalty,
+                num_return_sequences=num_generations,
+                pad_token_id=tokenizer.pad_token_id,
+                **sampling,
+            )
+        new_tokens = sequences[:, encoded["input_ids"].shape[1]:].tolist()
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        outputs: List[GenerateOutput] = []
+        for index, prompt_length in enumerate(prompt_lengths):
+            own = new_tokens[index * num_generations:(index + 1) * num_generations]
+            mine = [_until_eos(tokens, tokenizer.eos_token_id) for tokens in own]
+            outputs.append(
+                {
+                    "generations": tokenizer.batch_decode(mine, skip_special_tokens=True),
+                    "statistics": {
+                        "input_tokens": [prompt_length] * num_generations,
+                        "output_tokens": [len(tokens) for tokens in mine],
+                    },
+                }
+            )
+        return outputs
+
+
+def _until_eos(tokens: list[int], eos_token_id: int | None) -> list[int]:
+    """The generated tokens up to and including the first end-of-sequence token."""
+    if eos_token_id is not None and eos_token_id in tokens:
+        return tokens[: tokens.index(eos_token_id) + 1]
+    return tokens

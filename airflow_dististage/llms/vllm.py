@@ -1,0 +1,204 @@
+"""``vLLM``: an in-process ``vllm.LLM`` engine, one ``generate`` call per batch."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
+from airflow_dististage.llms.chat import render_chat
+from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
+
+_TENSOR_PARALLEL = "tensor_parallel_size"
+_PIPELINE_PARALLEL = "pipeline_parallel_size"
+
+
+class vLLM(LLM):  # noqa: N801 - distilabel's name
+    """A model served by vLLM inside the step's process.
+
+    Args:
+        model: Hugging Face repo id or local folder of the model.
+        dtype: weights' data type (``"auto"`` follows the model config).
+        trust_remote_code: allow the model's own code from the Hub.
+        quantization: vLLM quantization method, if any.
+        revision: model revision.
+        tokenizer: tokenizer repo id or folder (the model's by default).
+        chat_template: Jinja chat template; the tokenizer's when not given (ChatML if it has none).
+        seed: the engine's random seed.
+        extra_kwargs: more keyword arguments for ``vllm.LLM`` (``max_model_len``,
+            ``gpu_memory_utilization``, ``tensor_parallel_size``...). ``tensor_parallel_size`` x
+            ``pipeline_parallel_size`` must equal the step's ``resources.gpus``; give one, the other follows.
+    """
+
+    model: str
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    quantization: Optional[str] = None
+    revision: Optional[str] = None
+    tokenizer: Optional[str] = None
+    chat_template: Optional[str] = None
+    seed: int = 0
+    extra_kwargs: RuntimeParameter[Dict[str, Any]] = Field(
+        default_factory=dict, description="Additional keyword arguments for `vllm.LLM` (e.g. max_model_len)."
+    )
+
+    def _post_init(self) -> None:
+        if not isinstance(self.extra_kwargs, dict):
+            raise TypeError(f"vLLM.extra_kwargs must be a dict, got {self.extra_kwargs!r}.")
+        self._engine: Any = None
+        self._tokenizer: Any = None
+        super()._post_init()
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    # -- resources -----------------------------------------------------------------------
+    def agree_gpus(self, step_name: str, gpus: int | None) -> int:
+        tensor = self.extra_kwargs.get(_TENSOR_PARALLEL)
+        pipeline = self.extra_kwargs.get(_PIPELINE_PARALLEL, 1)
+        for name, value in ((_TENSOR_PARALLEL, tensor), (_PIPELINE_PARALLEL, pipeline)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(
+                    f"Step {step_name!r}: vLLM extra_kwargs[{name!r}] must be an integer >= 1, got {value!r}."
+                )
+        if gpus == 0:
+            raise ValueError(f"Step {step_name!r} uses vLLM, which needs a GPU, but declares resources.gpus=0.")
+        if tensor is None:
+            gpus = gpus or pipeline
+            if gpus % pipeline:
+                raise ValueError(
+                    f"Step {step_name!r}: resources.gpus={gpus} is not a multiple of vLLM"
+                    f" pipeline_parallel_size={pipeline}."
+                )
+            tensor = gpus // pipeline
+            self.extra_kwargs = {**self.extra_kwargs, _TENSOR_PARALLEL: tensor}
+        if gpus is None:
+            return tensor * pipeline
+        if tensor * pipeline != gpus:
+            raise ValueError(
+                f"Step {step_name!r}: vLLM tensor_parallel_size={tensor} x pipeline_parallel_size={pipeline}"
+                f" needs {tensor * pipeline} GPU(s), but the step declares resources.gpus={gpus}. Make them"
+                " agree, or give only one of them and the other follows."
+            )
+        return gpus
+
+    # -- life cycle ----------------------------------------------------------------------
+    def load(self) -> None:
+        """Starts the vLLM engine on the GPUs this process may see."""
+        try:
+            from vllm import LLM as VllmEngine
+        except ImportError as error:
+            raise ImportError(
+                f"vLLM model {self.model!r} needs the vllm package: pip install 'airflow-dististage[vllm]'."
+            ) from error
+        self._engine = VllmEngine(
+            model=self.model,
+            dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
+            quantization=self.quantization,
+            revision=self.revision,
+            tokenizer=self.tokenizer,
+            seed=self.seed,
+            **self.extra_kwargs,
+        )
+        self._tokenizer = self._engine.get_tokenizer()
+
+    def unload(self) -> None:
+        """Stops the engine and frees its GPU memory so another model can load."""
+        engine, self._engine, self._tokenizer = self._engine, None, None
+        if engine is None:
+            return
+        llm_engine = getattr(engine, "llm_engine", None)
+        shutdown = getattr(llm_engine, "shutdown", None) or getattr(
+            getattr(llm_engine, "engine_core", None), "shutdown", None
+        )
+        if shutdown is not None:
+            shutdown()  # stops the engine-core process (vLLM V1), which holds the GPU memory
+        del engine, llm_engine, shutdown
+        _destroy_vllm_distributed_state()
+        release_gpu_memory()
+
+    # -- generation ----------------------------------------------------------------------
+    def generate(  # type: ignore[override]
+        self,
+        inputs: List[ChatType],
+        num_generations: int = 1,
+        max_new_tokens: int = 128,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = -1,
+        min_p: float = 0.0,
+        presence_penalty: float = 0.0,
+        frequency_penalty: float = 0.0,
+        repetition_penalty: float = 1.0,
+        stop: Optional[List[str]] = None,
+        stop_token_ids: Optional[List[int]] = None,
+        include_stop_str_in_output: bool = False,
+        seed: Optional[int] = None,
+        extra_sampling_params: Optional[Dict[str, Any]] = None,
+    ) -> List[GenerateOutput]:
+        """Generates for the whole batch in one ``vllm.LLM.generate`` call.
+
+        Args:
+            inputs: chats to answer.
+            num_generations: generations per chat.
+            max_new_tokens: most tokens generated per generation.
+            temperature: sampling temperature (0 is greedy).
+            top_p: nucleus sampling probability mass.
+            top_k: sample among the k likeliest tokens (-1 or 0: all).
+            min_p: smallest probability, relative to the likeliest token, a token needs.
+            presence_penalty: penalty for tokens already generated.
+            frequency_penalty: penalty growing with how often a token was generated.
+            repetition_penalty: multiplicative penalty for repeated tokens (1 is none).
+            stop: strings that end a generation.
+            stop_token_ids: token ids that end a generation.
+            include_stop_str_in_output: keep the stop string in the text.
+            seed: per-request sampling seed (the engine's seed when not given).
+            extra_sampling_params: more keyword arguments for ``vllm.SamplingParams``.
+        """
+        from vllm import SamplingParams
+
+        if self._engine is None:
+            raise RuntimeError(f"vLLM model {self.model!r} is not loaded: call load() first.")
+        tokenizer = self._tokenizer
+        texts = [render_chat(tokenizer, chat, self.chat_template) for chat in inputs]
+        prompts = [{"prompt_token_ids": tokenizer.encode(text, add_special_tokens=False)} for text in texts]
+        sampling = SamplingParams(
+            n=num_generations,
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            min_p=min_p,
+            presence_penalty=presence_penalty,
+            frequency_penalty=frequency_penalty,
+            repetition_penalty=repetition_penalty,
+            stop=stop,
+            stop_token_ids=stop_token_ids,
+            include_stop_str_in_output=include_stop_str_in_output,
+            seed=seed,
+            **({"top_k": top_k} if top_k > 0 else {}),
+            **(extra_sampling_params or {}),
+        )
+        results = self._engine.generate(prompts, sampling, use_tqdm=False)
+        return [
+            {
+                "generations": [completion.text for completion in result.outputs],
+                "statistics": {
+                    "input_tokens": [len(result.prompt_token_ids)] * len(result.outputs),
+                    "output_tokens": [len(completion.token_ids) for completion in result.outputs],
+                },
+            }
+            for result in results
+        ]
+
+
+def _destroy_vllm_distributed_state() -> None:
+    """Tears down vLLM's process groups (the function's name moved across vLLM versions)."""
+    from vllm.distributed import parallel_state
+
+    cleanup = getattr(parallel_state, "cleanup_dist_env_and_memory", None)
+    if cleanup is not None:
+        cleanup()
+        return
+    parallel_state.destroy_model_parallel()
+    parallel_state.destroy_distributed_environment()

@@ -1,0 +1,7 @@
+"""``distilabel.models.llms``: the LLMs under distilabel 1.5's full import path."""
+
+from __future__ import annotations
+
+from airflow_dististage.llms import LLM, OpenAILLM, TransformersLLM, vLLM
+
+__all__ = ["LLM", "OpenAILLM", "TransformersLLM", "vLLM"]

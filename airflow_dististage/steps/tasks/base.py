@@ -1,0 +1,139 @@
+"""``Task``: a step that turns each row into a chat, asks an LLM, and formats its answers.
+
+The LLM is loaded once per step run (``load()``) and shared by every batch; ``process`` makes one
+``generate`` call per batch. Each output row carries ``model_name`` and ``distilabel_metadata``
+with ``raw_input_<step>``, ``raw_output_<step>``, ``statistics_<step>`` (and ``error_<step>``
+when the LLM could not answer that row), as distilabel writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Dict, List, Optional
+
+from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput
+from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
+from airflow_dististage.steps.base import Step, StepInput
+from airflow_dististage.typing import StepOutput
+
+logger = logging.getLogger(__name__)
+
+METADATA_COLUMN = "distilabel_metadata"
+
+
+class Task(Step):
+    """A step backed by an LLM; subclasses define ``format_input`` and ``format_output``.
+
+    Args:
+        llm: the model that generates.
+        group_generations: one row per input with lists of generations, instead of one row per generation.
+        num_generations: generations per input row.
+        add_raw_output: keep the LLM's raw text in ``distilabel_metadata``.
+        add_raw_input: keep the chat sent to the LLM in ``distilabel_metadata``.
+    """
+
+    llm: LLM
+    group_generations: bool = False
+    num_generations: RuntimeParameter[int] = Field(default=1, description="The number of generations per input row.")
+    add_raw_output: RuntimeParameter[bool] = Field(
+        default=True, description="Keep the raw output of the LLM in `distilabel_metadata`."
+    )
+    add_raw_input: RuntimeParameter[bool] = Field(
+        default=True, description="Keep the chat sent to the LLM in `distilabel_metadata`."
+    )
+
+    def _post_init(self) -> None:
+        super()._post_init()
+        if not isinstance(self.llm, LLM):
+            raise TypeError(
+                f"Step {self.name!r}: llm must be an LLM (vLLM, OpenAILLM, TransformersLLM...),"
+                f" got {type(self.llm).__name__}."
+            )
+        self._check_num_generations()
+        self._agree_gpus()
+
+    def _check_num_generations(self) -> None:
+        if not isinstance(self.num_generations, int) or self.num_generations < 1:
+            raise ValueError(
+                f"Step {self.name!r}: num_generations must be an integer >= 1, got {self.num_generations!r}."
+            )
+
+    def _agree_gpus(self) -> None:
+        gpus = self.llm.agree_gpus(self.name, self.resources.gpus)
+        if gpus != self.resources.gpus:
+            object.__setattr__(self, "resources", dataclasses.replace(self.resources, gpus=gpus))
+
+    # -- life cycle ----------------------------------------------------------------------
+    def load(self) -> None:
+        """Loads the LLM (once per step run) after re-checking settings runtime parameters may change."""
+        super().load()
+        self._check_num_generations()
+        self._agree_gpus()
+        self.llm.load()
+
+    def unload(self) -> None:
+        """Unloads the LLM, freeing its memory for the next load stage."""
+        self.llm.unload()
+        super().unload()
+
+    # -- formatting ----------------------------------------------------------------------
+    def format_input(self, input: Dict[str, Any]) -> ChatType:  # noqa: A002 - distilabel's name
+        """The chat sent to the LLM for one row."""
+        raise NotImplementedError(f"{type(self).__name__} must implement format_input().")
+
+    def format_output(
+        self, output: Optional[str], input: Optional[Dict[str, Any]] = None  # noqa: A002
+    ) -> Dict[str, Any]:
+        """The output columns for one generation (``None`` when the LLM failed on the row)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement format_output().")
+
+    # -- processing ----------------------------------------------------------------------
+    def process(self, inputs: StepInput) -> StepOutput:  # type: ignore[override]
+        """One ``generate`` call for the batch; a row per generation (or per input when grouped)."""
+        chats = [self.format_input(row) for row in inputs]
+        outputs = self.llm.generate(chats, num_generations=self.num_generations, **self.llm.generation_kwargs)
+        if len(outputs) != len(inputs):
+            raise RuntimeError(
+                f"Step {self.name!r}: {type(self.llm).__name__}.generate returned {len(outputs)} outputs"
+                f" for {len(inputs)} inputs."
+            )
+        model_name = self.llm.model_name
+        rows: List[Dict[str, Any]] = []
+        for row, chat, output in zip(inputs, chats, outputs):
+            results = [self._result(row, chat, output, index) for index in range(len(output["generations"]))]
+            if self.group_generations:
+                grouped = {key: [result.get(key) for result in results] for key in results[0]} if results else {}
+                rows.append({**row, **grouped, "model_name": model_name})
+            else:
+                rows.extend({**row, **result, "model_name": model_name} for result in results)
+        yield rows
+
+    def _result(self, row: Dict[str, Any], chat: ChatType, output: GenerateOutput, index: int) -> Dict[str, Any]:
+        generation = output["generations"][index]
+        error = output.get("error")
+        try:
+            result = self.format_output(generation, row)
+        except Exception as failure:  # noqa: BLE001 - a bad answer must not lose the batch
+            logger.warning("Step %r could not format an output: %s. Its columns are None.", self.name, failure)
+            result = dict.fromkeys(self.outputs)
+            error = error or f"format_output failed: {type(failure).__name__}: {failure}"
+        metadata: Dict[str, Any] = {}
+        if self.add_raw_output:
+            metadata[f"raw_output_{self.name}"] = generation
+        if self.add_raw_input:
+            metadata[f"raw_input_{self.name}"] = chat
+        statistics = output.get("statistics") or {}
+        metadata[f"statistics_{self.name}"] = {key: _nth(values, index) for key, values in statistics.items()}
+        if error:
+            metadata[f"error_{self.name}"] = error
+        previous = row.get(METADATA_COLUMN)
+        result[METADATA_COLUMN] = {**previous, **metadata} if isinstance(previous, dict) else metadata
+        return result
+
+
+def _nth(values: List[Any], index: int) -> Any:
+    """``values[index]``, or the last value when an LLM reports one figure for all generations."""
+    if index < len(values):
+        return values[index]
+    return values[-1] if values else None

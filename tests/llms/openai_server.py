@@ -1,0 +1,127 @@
+"""A real OpenAI-compatible chat-completions server on loopback, with injectable failures.
+
+``FakeOpenAIServer`` is a ``ThreadingHTTPServer`` in a thread. ``answer`` turns a request into
+generations (by default an echo; a test may plug in a real model). ``script`` is a queue of what
+the next requests get (``("status", 429)``, ``("sleep", 2.0)``); ``fail_when`` fails matching rows
+forever. It records every request, the API keys it saw and the most requests in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+Answer = Callable[[list[dict[str, str]], int, int], list[str]]
+
+
+def echo_answer(messages: list[dict[str, str]], n: int, max_tokens: int) -> list[str]:
+    """``"echo <i>: <last user message>"`` for each of the ``n`` choices."""
+    return [f"echo {index}: {messages[-1]['content']}" for index in range(n)]
+
+
+class FakeOpenAIServer:
+    """Serves ``POST /v1/chat/completions`` on 127.0.0.1 (a context manager)."""
+
+    def __init__(self, answer: Answer = echo_answer, delay: float = 0.0) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.script: deque[tuple[str, Any]] = deque()
+        self.fail_when: Callable[[list[dict[str, str]]], int | None] = lambda messages: None
+        self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
+
+    def _next_action(self, messages: list[dict[str, str]]) -> tuple[str, Any]:
+        status = self.fail_when(messages)
+        if status is not None:
+            return ("status", status)
+        with self._lock:
+            return self.script.popleft() if self.script else ("ok", None)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                """Quiet: pytest output stays readable."""
+
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.requests.append(body)
+                    server.authorizations.append(self.headers.get("Authorization", ""))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._respond(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _respond(self, body: dict[str, Any]) -> None:
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                action, value = server._next_action(body["messages"])
+                if action == "status":
+                    headers = {"Retry-After": "0"} if value == 429 else {}
+                    return self._send(value, {"error": {"message": f"injected {value}", "type": "injected"}}, headers)
+                time.sleep(value if action == "sleep" else server.delay)
+                n = body.get("n", 1)
+                texts = server.answer(body["messages"], n, body.get("max_tokens", 16))
+                prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+                completion_tokens = sum(len(text.split()) for text in texts)
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                            for i, text in enumerate(texts)
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                        },
+                    },
+                )
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+        return Handler
