@@ -1,0 +1,86 @@
+"""``Distiset``: a pipeline run's outputs, one ``datasets.DatasetDict`` per leaf step.
+
+``datasets`` is imported only when a Distiset is built or loaded, never by importing the package.
+``push_to_hub`` is a thin wrapper over ``DatasetDict.push_to_hub``; it needs the Hugging Face Hub
+and a token, so it is not exercised by the offline test suite.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airflow_dististage.planning import ExecutionPlan
+    from airflow_dististage.runtime.store import BatchStore
+
+DEFAULT_CONFIG = "default"
+TRAIN_SPLIT = "train"
+
+
+class Distiset(dict):
+    """Leaf step name -> ``DatasetDict`` (split ``train``); a single leaf is named ``default``."""
+
+    def save_to_disk(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+        """Saves every configuration under ``<path>/<name>/`` (``DatasetDict.save_to_disk``)."""
+        for name, dataset_dict in self.items():
+            dataset_dict.save_to_disk(os.path.join(os.fspath(path), name), **kwargs)
+
+    @classmethod
+    def load_from_disk(cls, path: str | os.PathLike[str], **kwargs: Any) -> Distiset:
+        """Loads what :meth:`save_to_disk` wrote."""
+        from datasets import load_from_disk
+
+        root = os.fspath(path)
+        names = sorted(entry for entry in os.listdir(root) if os.path.isdir(os.path.join(root, entry)))
+        if not names:
+            raise FileNotFoundError(f"No saved Distiset configurations under {root!r}.")
+        return cls({name: load_from_disk(os.path.join(root, name), **kwargs) for name in names})
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> None:
+        """Pushes each configuration to the Hub dataset ``repo_id`` as ``config_name=<name>``."""
+        for name, dataset_dict in self.items():
+            dataset_dict.push_to_hub(repo_id, config_name=name, **kwargs)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name!r}: {dataset_dict!r}" for name, dataset_dict in self.items())
+        return f"Distiset({{{inner}}})"
+
+
+def _step_table(store: BatchStore, step: str) -> pa.Table:
+    import pyarrow as pa
+
+    from airflow_dististage.runtime.encoding import decode_table, has_pickled_values, table_to_rows
+
+    tables = [decode_table(store.read_part_bytes(step, sequence)) for sequence in store.part_sequences(step)]
+    tables = [table for table in tables if table.num_rows]
+    if not tables:
+        return pa.table({})
+    if any(has_pickled_values(table) for table in tables):
+        return rows_to_arrow([row for table in tables for row in table_to_rows(table)])
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return rows_to_arrow([row for table in tables for row in table.to_pylist()])
+
+
+def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    """An Arrow table for ``datasets`` from rows of any shape: every column any row has, None where missing."""
+    from datasets import Dataset
+
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    return Dataset.from_dict({column: [row.get(column) for row in rows] for column in columns}).data.table
+
+
+def create_distiset(store: BatchStore, plan: ExecutionPlan) -> Distiset:
+    """The Distiset of a finished run: each leaf step's rows in sequence order."""
+    from datasets import Dataset, DatasetDict
+
+    leaves = plan.leaf_steps
+    distiset = Distiset()
+    for leaf in leaves:
+        name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
+        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(_step_table(store, leaf))})
+    return distiset

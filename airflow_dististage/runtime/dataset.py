@@ -1,0 +1,56 @@
+"""``pipeline.run(dataset=...)``: a loader step for rows given at run time, as distilabel adds one."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from airflow_dististage.steps.generators.data import LoadDataFromDicts
+
+if TYPE_CHECKING:
+    from airflow_dististage.pipeline.base import Pipeline
+
+_LOADERS: weakref.WeakKeyDictionary[Pipeline, LoadDataFromDicts] = weakref.WeakKeyDictionary()
+
+
+def dataset_rows(dataset: Any) -> list[dict[str, Any]]:
+    """Rows of a list of dicts, a ``datasets.Dataset`` or a pandas ``DataFrame``."""
+    if isinstance(dataset, list):
+        if not all(isinstance(row, dict) for row in dataset):
+            raise TypeError("dataset= as a list must hold dicts (one per row).")
+        return dataset
+    if hasattr(dataset, "column_names") and hasattr(dataset, "to_list"):
+        return dataset.to_list()
+    if hasattr(dataset, "columns") and hasattr(dataset, "to_dict"):
+        return dataset.to_dict(orient="records")
+    raise TypeError(
+        f"dataset= takes a list of dicts, a datasets.Dataset or a pandas DataFrame, got {type(dataset).__name__}."
+    )
+
+
+def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDataFromDicts:
+    """Feeds ``dataset`` to the pipeline's first steps through a ``LoadDataFromDicts`` loader.
+
+    The loader is connected to every step without a predecessor. Running again with another
+    dataset reuses the loader with the new rows.
+
+    Raises:
+        ValueError: the pipeline already has a generator step of its own.
+    """
+    rows = dataset_rows(dataset)
+    loader = _LOADERS.get(pipeline)
+    if loader is None:
+        own_generators = [name for name, step in pipeline.steps.items() if step.is_generator]
+        if own_generators:
+            raise ValueError(
+                f"Pipeline {pipeline.name!r} already starts with generator step(s) {own_generators}:"
+                " pass dataset= only to a pipeline whose first steps take input rows."
+            )
+        roots = [step for name, step in pipeline.steps.items() if not any(pipeline.dag.predecessors(name))]
+        loader = LoadDataFromDicts(pipeline=pipeline, data=rows, batch_size=batch_size)
+        loader.connect(*roots)
+        _LOADERS[pipeline] = loader
+    else:
+        object.__setattr__(loader, "data", rows)
+        object.__setattr__(loader, "batch_size", batch_size)
+    return loader

@@ -1,0 +1,247 @@
+"""The local runner behind ``Pipeline.run``: stage after stage, one process per step replica.
+
+Within a stage every step replica runs in its own forked process and streams through the batch
+store; the next stage starts once the stage finished. The parent only launches, watches exit
+codes and draws progress, so a child that dies (even by SIGKILL) cannot hang the run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from multiprocessing.connection import wait as wait_for_exits
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from airflow_dististage.runtime.dataset import attach_dataset
+from airflow_dististage.runtime.encoding import preload_converters
+from airflow_dististage.runtime.executor import StepExecution, lineage_fingerprints
+from airflow_dististage.runtime.gpus import claim_gpus
+from airflow_dististage.runtime.progress import LiveDisplay
+from airflow_dististage.runtime.store import BatchStore
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from airflow_dististage.distiset import Distiset
+    from airflow_dististage.pipeline.base import Pipeline
+    from airflow_dististage.planning import ExecutionPlan, StagePlan
+
+logger = logging.getLogger("airflow_dististage.runtime")
+
+LOCAL_RUN_ID = "local"
+"""Run id of local runs: one run folder per pipeline, which is what lets ``use_cache`` reuse steps."""
+
+_CHILD_EXIT_FAILED = 1
+_MAX_WAIT = 0.5
+_STOP_GRACE_SECONDS = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+class StepFailedError(RuntimeError):
+    """A step of a local run failed; ``step`` names it and the message carries its error."""
+
+    def __init__(self, step: str, replica: int, error: str) -> None:
+        super().__init__(f"Step {step!r} (replica {replica}) failed: {error}")
+        self.step = step
+        self.replica = replica
+
+
+def default_cache_dir(pipeline: Pipeline) -> str:
+    """``pipeline.cache_dir``, else ``$DISTISTAGE_CACHE_DIR``, else ``~/.cache/airflow_dististage``."""
+    return (
+        pipeline.cache_dir
+        or os.environ.get("DISTISTAGE_CACHE_DIR")
+        or os.path.join(os.path.expanduser("~"), ".cache", "airflow_dististage")
+    )
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    dataset: Any = None,
+    parameters: dict[str, dict[str, Any]] | None = None,
+    load_groups: Any = None,
+    use_cache: bool = True,
+    dataset_batch_size: int = 50,
+    storage_parameters: dict[str, Any] | None = None,
+    *,
+    show_progress: bool | None = None,
+    heartbeat_timeout: float = 60.0,
+) -> Distiset:
+    """Runs ``pipeline`` on this machine and returns its Distiset.
+
+    Args:
+        pipeline: the pipeline to run.
+        dataset: rows for the first steps (list of dicts, ``datasets.Dataset`` or pandas
+            ``DataFrame``); a ``LoadDataFromDicts`` loader is added for them, as distilabel does.
+        parameters: runtime parameters, ``{step_name: {parameter: value}}``.
+        load_groups: steps loaded together (lists of steps), or ``"sequential_step_execution"``.
+        use_cache: reuse the steps finished by an earlier run whose step and inputs are unchanged;
+            False recomputes everything.
+        dataset_batch_size: rows per batch of the ``dataset`` loader.
+        storage_parameters: ``{"path": <folder or fsspec URL>, **fsspec options}`` for the batch
+            store; defaults to :func:`default_cache_dir`. In-memory filesystems are not shared
+            with the step processes and cannot be used here.
+        show_progress: draw a live table per step (default: when stdout is a terminal).
+        heartbeat_timeout: seconds of silence after which a running step counts as dead.
+
+    Raises:
+        StepFailedError: a step failed; the other steps of its stage are stopped.
+    """
+    if dataset is not None:
+        attach_dataset(pipeline, dataset, dataset_batch_size)
+    pipeline.set_runtime_parameters(parameters)
+    plan = pipeline.plan(load_groups)
+    store = _open_store(pipeline, storage_parameters)
+    if not use_cache:
+        store.clear_run()
+    for name in _steps_without_cache(pipeline):
+        store.clear_step(name)
+    fingerprints = lineage_fingerprints(pipeline, plan)
+    if show_progress is None:
+        show_progress = sys.stdout.isatty()
+    preload_converters()
+    for stage in plan.stages:
+        executions = [
+            StepExecution(
+                pipeline, plan, store, name, replica, heartbeat_timeout=heartbeat_timeout, fingerprints=fingerprints
+            )
+            for name in stage.steps
+            for replica in range(plan.steps[name].replicas)
+        ]
+        pending = [execution for execution in executions if not execution.is_finished()]
+        if pending:
+            _run_stage(stage, pending, plan, store, fingerprints, show_progress)
+    from airflow_dististage.distiset import create_distiset
+
+    return create_distiset(store, plan)
+
+
+def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:
+    """The batch store of local runs, at ``storage_parameters["path"]`` or the cache folder."""
+    options = dict(storage_parameters or {})
+    store = BatchStore(options.pop("path", None) or default_cache_dir(pipeline), pipeline.name, LOCAL_RUN_ID, options)
+    protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
+    if "memory" in protocols:
+        raise ValueError(
+            f"storage_parameters path {store.url!r}: an in-memory filesystem is private to one process and the"
+            " local runner runs each step in its own process; use a folder or a shared filesystem URL."
+        )
+    return store
+
+
+def _steps_without_cache(pipeline: Pipeline) -> set[str]:
+    """Steps declared ``use_cache=False`` and everything downstream of them."""
+    names: set[str] = set()
+    for name, step in pipeline.steps.items():
+        if not step.use_cache:
+            names |= {name} | nx.descendants(pipeline.dag, name)
+    return names
+
+
+def _run_stage(
+    stage: StagePlan,
+    executions: list[StepExecution],
+    plan: ExecutionPlan,
+    store: BatchStore,
+    fingerprints: Mapping[str, str],
+    show_progress: bool,
+) -> None:
+    logger.info("stage %d: running %s", stage.index, [repr(execution) for execution in executions])
+    for execution in executions:
+        store.delete_marker(execution.step_name, "failed", execution.replica)
+    context = multiprocessing.get_context("fork")
+    processes: dict[BaseProcess, StepExecution] = {}
+    display = LiveDisplay(store, plan, fingerprints) if show_progress else None
+    try:
+        if display is not None:
+            display.__enter__()
+        for execution in executions:
+            process = context.Process(
+                target=_child_main,
+                args=(execution, plan.steps[execution.step_name].gpus_per_replica),
+                name=f"dististage-{execution.step_name}-{execution.replica}",
+            )
+            process.start()
+            processes[process] = execution
+        _watch(processes, display)
+    finally:
+        _stop(processes)
+        if display is not None:
+            display.__exit__(None, None, None)
+
+
+def _watch(processes: dict[BaseProcess, StepExecution], display: LiveDisplay | None) -> None:
+    """Waits for every process; on the first failure raises naming the failed step."""
+    running = dict(processes)
+    while running:
+        wait_for_exits([process.sentinel for process in running], timeout=_MAX_WAIT)
+        if display is not None:
+            display.refresh()
+        for process in [process for process in running if process.exitcode is not None]:
+            execution = running.pop(process)
+            if process.exitcode != 0:
+                raise _failure(processes, process, execution)
+
+
+def _failure(
+    processes: dict[BaseProcess, StepExecution], exited: BaseProcess, execution: StepExecution
+) -> StepFailedError:
+    """The error to report: the first failed step in plan order, which is the root cause."""
+    store = execution.store
+    for candidate in processes.values():
+        marker = store.read_marker(candidate.step_name, "failed", candidate.replica)
+        if marker is not None and marker.get("fingerprint") == candidate.fingerprint:
+            return StepFailedError(candidate.step_name, candidate.replica, marker["error"])
+    reason = f"its process exited with code {exited.exitcode}"
+    if exited.exitcode is not None and exited.exitcode < 0:
+        reason = f"its process was killed by signal {signal.Signals(-exited.exitcode).name}"
+    execution.publish_failure(RuntimeError(reason))
+    return StepFailedError(execution.step_name, execution.replica, reason)
+
+
+def _stop(processes: dict[BaseProcess, StepExecution]) -> None:
+    """Terminates the processes still running, killing those that do not stop in time."""
+    alive = [process for process in processes if process.is_alive()]
+    for process in alive:
+        process.terminate()
+    deadline = time.monotonic() + _STOP_GRACE_SECONDS
+    for process in alive:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=_STOP_GRACE_SECONDS)
+
+
+def _die_with_parent() -> None:
+    """Asks Linux to SIGKILL this process when the runner dies, so no step outlives its run."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+
+
+def _child_main(execution: StepExecution, gpus: int) -> None:
+    """Body of a step process: wait for the predecessors, claim GPUs, run the step."""
+    _die_with_parent()
+    try:
+        wait = execution.poll_interval
+        while not execution.predecessors_started():
+            time.sleep(wait)
+            wait = min(wait * 2, _MAX_WAIT)
+        with claim_gpus(gpus):
+            execution.run()
+    except BaseException as error:
+        if not execution.is_failed():
+            execution.publish_failure(error)
+        logger.error("step %s replica %d failed: %s", execution.step_name, execution.replica, error, exc_info=True)
+        sys.exit(_CHILD_EXIT_FAILED)

@@ -1,0 +1,139 @@
+"""Progress of one step execution: counters, periodic log lines and what the heartbeat publishes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_dististage.planning import ExecutionPlan
+    from airflow_dististage.runtime.store import BatchStore
+
+logger = logging.getLogger("airflow_dististage.runtime")
+
+
+@dataclass
+class StepProgress:
+    """Rows and batches one replica of a step has read and written so far."""
+
+    step: str
+    replica: int = 0
+    log_interval: float = 10.0
+    batches_in: int = 0
+    rows_in: int = 0
+    batches_out: int = 0
+    rows_out: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    _last_log: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def consumed(self, rows: int) -> None:
+        """Counts one input batch of ``rows`` rows."""
+        self.batches_in += 1
+        self.rows_in += rows
+
+    def produced(self, rows: int) -> None:
+        """Counts one output part of ``rows`` rows, and logs when a log line is due."""
+        self.batches_out += 1
+        self.rows_out += rows
+        if time.monotonic() - self._last_log >= self.log_interval:
+            self.log("running")
+
+    def as_payload(self) -> dict[str, float | int]:
+        """The counters as the ``started`` marker's heartbeat publishes them."""
+        return {
+            "batches_in": self.batches_in,
+            "rows_in": self.rows_in,
+            "batches_out": self.batches_out,
+            "rows_out": self.rows_out,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def log(self, state: str) -> None:
+        """One log line: rows in/out, batches and rows/s."""
+        self._last_log = time.monotonic()
+        seconds = self.seconds
+        rate = self.rows_out / seconds if seconds > 0 else 0.0
+        logger.info(
+            "step %s replica %d %s: %d rows in (%d batches), %d rows out (%d batches), %.0f rows/s, %.1f s",
+            self.step,
+            self.replica,
+            state,
+            self.rows_in,
+            self.batches_in,
+            self.rows_out,
+            self.batches_out,
+            rate,
+            seconds,
+        )
+
+
+class LiveDisplay:
+    """A live per-step table (state, rows in/out, batches, rows/s) read from the store's markers.
+
+    Used by the local runner when its output is a terminal; ``refresh`` is cheap enough to call
+    a few times a second.
+    """
+
+    def __init__(self, store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._store = store
+        self._plan = plan
+        self._fingerprints = fingerprints
+        self._live = Live(console=Console(), auto_refresh=False, transient=False)
+
+    def __enter__(self) -> LiveDisplay:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.refresh()
+        self._live.__exit__(*exc_info)
+
+    def refresh(self) -> None:
+        """Redraws the table from the current markers."""
+        from rich.table import Table
+
+        table = Table(title=f"pipeline {self._plan.pipeline_name}")
+        for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s"):
+            table.add_column(column)
+        for name, step_plan in self._plan.steps.items():
+            state, totals = self._step_totals(name, step_plan.replicas)
+            rate = totals["rows_out"] / totals["seconds"] if totals["seconds"] else 0.0
+            table.add_row(
+                str(step_plan.stage),
+                name,
+                state,
+                str(totals["rows_in"]),
+                str(totals["rows_out"]),
+                str(totals["batches_out"]),
+                f"{rate:,.0f}",
+            )
+        self._live.update(table, refresh=True)
+
+    def _step_totals(self, step: str, replicas: int) -> tuple[str, dict[str, float]]:
+        totals = {"rows_in": 0, "rows_out": 0, "batches_out": 0, "seconds": 0.0}
+        states = []
+        for replica in range(replicas):
+            for kind in ("failed", "finished", "started"):
+                marker = self._store.read_marker(step, kind, replica)
+                if marker is not None and marker.get("fingerprint") == self._fingerprints[step]:
+                    states.append(kind)
+                    for key in ("rows_in", "rows_out", "batches_out"):
+                        totals[key] += marker.get(key, 0)
+                    totals["seconds"] = max(totals["seconds"], marker.get("seconds", 0.0))
+                    break
+            else:
+                states.append("waiting")
+        for state in ("failed", "started", "waiting"):
+            if state in states:
+                return ("running" if state == "started" else state), totals
+        return "finished", totals

@@ -1,0 +1,129 @@
+"""The batch store: atomic parts, markers, path safety; the row encoding is exact."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from airflow_dististage.runtime import BatchStore
+from airflow_dististage.runtime.encoding import decode_rows, encode_rows
+from airflow_dististage.runtime.store import safe_run_folder
+
+
+def test_parts_round_trip_in_sequence_order(store_path: str) -> None:
+    store = BatchStore(store_path, "pipe", "run-1")
+    for sequence in (10, 2, 0):
+        store.write_part("step_a", sequence, [{"n": sequence}])
+    assert store.part_sequences("step_a") == [0, 2, 10]
+    assert store.read_part("step_a", 2) == [{"n": 2}]
+    assert store.read_part("step_a", 3) is None
+    assert os.path.isdir(os.path.join(store_path, "pipe", "run-1", "step_a", "parts"))
+
+
+def test_reader_never_sees_a_partial_part(store_path: str) -> None:
+    store = BatchStore(store_path, "pipe", "run")
+    rows = [{"text": "x" * 200, "n": n} for n in range(5000)]
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def read_continuously() -> None:
+        while not stop.is_set():
+            part = store.read_part("writer", 0)
+            if part is not None:
+                seen.append(len(part))
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        for _ in range(20):
+            store.write_part("writer", 0, rows)
+    finally:
+        stop.set()
+        reader.join()
+    assert seen and set(seen) == {5000}
+    leftovers = os.listdir(os.path.join(store.step_path("writer"), "parts"))
+    assert leftovers == ["000000000.arrow"]
+
+
+def test_markers_are_published_read_and_withdrawn(store_path: str) -> None:
+    store = BatchStore(store_path, "pipe", "run")
+    assert store.read_marker("s", "started", 1) is None
+    store.write_marker("s", "started", {"attempt": 2, "heartbeat": 1.5}, replica=1)
+    assert store.read_marker("s", "started", 1) == {"attempt": 2, "heartbeat": 1.5}
+    store.delete_marker("s", "started", 1)
+    assert store.read_marker("s", "started", 1) is None
+    with pytest.raises(ValueError, match="Unknown marker kind 'done'"):
+        store.write_marker("s", "done", {})
+
+
+@pytest.mark.parametrize("step", ["../escape", "a/b", "", ".", "x y", "..", "/abs"])
+def test_step_names_cannot_leave_the_run_folder(store_path: str, step: str) -> None:
+    store = BatchStore(store_path, "pipe", "run")
+    with pytest.raises(ValueError, match="Invalid step name"):
+        store.write_part(step, 0, [{"a": 1}])
+
+
+def test_pipeline_name_is_validated(store_path: str) -> None:
+    with pytest.raises(ValueError, match="Invalid pipeline name '../p'"):
+        BatchStore(store_path, "../p", "run")
+
+
+def test_airflow_run_ids_map_to_safe_deterministic_folders(store_path: str) -> None:
+    manual = "manual__2026-11-25T19:00:00+00:00"
+    folder = safe_run_folder(manual)
+    assert "/" not in folder and ":" not in folder and "+" not in folder
+    assert folder == safe_run_folder(manual)
+    assert safe_run_folder("manual__2026-11-25T19_00_00_00_00") != folder
+    assert safe_run_folder("scheduled__plain") == "scheduled__plain"
+    assert safe_run_folder("..") not in ("..", ".")
+    assert safe_run_folder("../../etc").count("/") == 0
+    store = BatchStore(store_path, "pipe", manual)
+    store.write_part("s", 0, [{"a": 1}])
+    assert os.listdir(os.path.join(store_path, "pipe")) == [folder]
+
+
+def test_fsspec_memory_url_works() -> None:
+    store = BatchStore("memory://dististage-test", "pipe", "manual__x:y")
+    store.clear_run()
+    store.write_part("s", 1, [{"a": "b"}])
+    store.write_marker("s", "finished", {"batches": 2})
+    assert store.part_sequences("s") == [1]
+    assert store.read_part("s", 1) == [{"a": "b"}]
+    assert store.read_marker("s", "finished") == {"batches": 2}
+    store.clear_run()
+    assert store.part_sequences("s") == []
+
+
+def test_store_pickles_to_an_equal_store(store_path: str) -> None:
+    import pickle
+
+    store = BatchStore(store_path, "pipe", "run", {"auto_mkdir": True})
+    copy = pickle.loads(pickle.dumps(store))
+    assert (copy.run_path, copy.storage_options) == (store.run_path, store.storage_options)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [{"a": 1, "b": "x"}, {"a": 2, "b": None}],
+        [{"a": None}, {"a": "later a string"}],
+        [{"a": 1}, {"a": "mixed"}, {"a": 2.5}],
+        [{"a": 1}, {"a": 2.0}],
+        [{"a": True}, {"a": 1}],
+        [{"a": 2**70}],
+        [{"a": [1, "x"]}, {"a": {"nested": [None]}}],
+        [{"a": {"x": 1}}, {"a": {"y": 2}}],
+        [{"a": 1}, {"b": 2}],
+        [{"a": 1, "b": 2}, {"b": 3, "a": 4}],
+        [{}, {}],
+        [{1: "int key"}],
+        [{"a": b"bytes", "b": float("inf")}],
+    ],
+)
+def test_encoding_gives_back_exactly_the_rows(rows: list[dict]) -> None:
+    decoded = decode_rows(encode_rows(rows))
+    assert decoded == rows
+    assert [[type(v) for v in row.values()] for row in decoded] == [[type(v) for v in row.values()] for row in rows]
