@@ -1,6 +1,7 @@
-"""The seed example: a generator, a step, a global step and another step.
+"""The seed example: a generator, a step, a global step and another step, as an Airflow DAG.
 
-Run it as a script to print its load stages.
+Drop this file into an Airflow dags folder to get the DAG ``seed_pipeline``; run it as a script
+to print its load stages.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def build_pipeline(rows: int = 50) -> Pipeline:
     return pipeline
 
 
+pipeline = build_pipeline()
+dag = pipeline.to_airflow(dag_id="seed_pipeline")
+
 if __name__ == "__main__":
-    stages, _ = build_pipeline().get_load_stages()
-    for index, stage in enumerate(stages):
-        print(f"Stage {index}: {stage}")
+    print(pipeline.plan().describe())

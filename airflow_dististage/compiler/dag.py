@@ -1,0 +1,205 @@
+"""The last step of compilation: specs, Params and docs become an ``airflow.sdk`` DAG.
+
+Built inside ``with DAG(...)`` so that calling :func:`compile_pipeline` in a DAG file registers
+the DAG with Airflow like a hand-written one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_dististage.compiler.docs import render_doc_md
+from airflow_dististage.compiler.graph import (
+    CHECK_POOL_TASK_ID,
+    PUBLISH_TASK_ID,
+    DagSpec,
+    StageSpec,
+    TaskSpec,
+    build_dag_spec,
+    kubernetes_executor_config,
+)
+from airflow_dististage.compiler.options import DEFAULT_STEP_RETRIES, resolve_options
+from airflow_dististage.compiler.params import build_params, collect_step_params
+from airflow_dististage.compiler.tasks import CompiledPipeline, check_gpu_pool
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow.sdk import DAG, Asset
+
+    from airflow_dististage.pipeline import Pipeline
+
+
+def distiset_asset(dag_id: str, output: str | None = None) -> Asset:
+    """The Asset a compiled DAG updates after each run: ``<output>/<dag_id>`` as a URI.
+
+    Schedule another DAG on new data with ``schedule=[distiset_asset("my_dag")]``.
+    """
+    from airflow.sdk import Asset
+
+    from airflow_dististage.provider.config import get_setting
+
+    output = output or get_setting("output")
+    base = output if "://" in output else "file://" + os.path.abspath(output)
+    return Asset(uri=f"{base.rstrip('/')}/{dag_id}")
+
+
+def compile_pipeline(
+    pipeline: Pipeline,
+    *,
+    dag_id: str,
+    load_groups: Any = None,
+    schedule: Any = None,
+    start_date: datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    gpu_pool: str | None = None,
+    store: str | None = None,
+    output: str | None = None,
+    default_args: dict[str, Any] | None = None,
+    gpu_pool_slots: int | None = None,
+    queue: str | None = None,
+    kubernetes_gpu: bool = False,
+    reschedule_seconds: float = 5.0,
+    start_timeout_seconds: float = 6 * 3600.0,
+    step_retries: int | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
+    """Compiles ``pipeline`` to an Airflow DAG: one TaskGroup ``stage_<i>`` per load stage.
+
+    Args:
+        pipeline: the pipeline; validated here, errors name the step or column at fault.
+        dag_id: the DAG's id.
+        load_groups: as for ``Pipeline.plan`` (lists of steps loaded together, or
+            ``"sequential_step_execution"``).
+        schedule, start_date, default_args: as for ``DAG``.
+        params: extra DAG Params, kept next to the steps' runtime-parameter Params.
+        gpu_pool: the pool gating GPU steps (default ``[dististage] gpu_pool``).
+        store: batch store URL (default ``[dististage] store``).
+        output: where each run saves its Distiset (default ``[dististage] output``).
+        gpu_pool_slots: the pool's size if known now; a step needing more GPUs is rejected here.
+        queue: Celery queue for GPU steps.
+        kubernetes_gpu: attach a KubernetesExecutor pod override requesting ``nvidia.com/gpu``.
+        reschedule_seconds: wait between checks of a step whose predecessors have not started.
+        start_timeout_seconds: fail a step that waited this long for its predecessors to start.
+        step_retries: retries of step tasks (default: ``default_args["retries"]`` if given, else 2);
+            a retry resumes the step. A failed predecessor fails a step without retries.
+        **dag_kwargs: passed to ``DAG`` (``tags``, ``catchup``, ``max_active_runs``, ...).
+
+    Raises:
+        PipelineValidationError, LoadGroupsError, CompileError: the pipeline, load groups or options
+            cannot run; raised while the DAG file is parsed.
+    """
+    from airflow.sdk import DAG
+
+    default_args = dict(default_args or {})
+    if step_retries is None:
+        step_retries = default_args.get("retries", DEFAULT_STEP_RETRIES)
+    options = resolve_options(
+        dag_id,
+        store=store,
+        output=output,
+        gpu_pool=gpu_pool,
+        gpu_pool_slots=gpu_pool_slots,
+        queue=queue,
+        kubernetes_gpu=kubernetes_gpu,
+        reschedule_seconds=reschedule_seconds,
+        start_timeout_seconds=start_timeout_seconds,
+        step_retries=step_retries,
+    )
+    plan = pipeline.plan(load_groups)
+    spec = build_dag_spec(plan, options)
+    step_params = collect_step_params(pipeline)
+    dag_params = build_params(step_params, params, list(pipeline.steps))
+    compiled = CompiledPipeline(pipeline=pipeline, plan=plan, options=options, step_params=step_params)
+    doc_md = render_doc_md(pipeline, plan, options)
+    if dag_kwargs.get("doc_md"):
+        doc_md = f"{dag_kwargs.pop('doc_md')}\n\n{doc_md}"
+    dag_kwargs.setdefault("description", pipeline.description)
+    dag_kwargs.setdefault("tags", ["dististage"])
+
+    with DAG(
+        dag_id,
+        schedule=schedule,
+        start_date=start_date,
+        default_args=default_args,
+        doc_md=doc_md,
+        **dag_kwargs,
+    ) as dag:
+        _build_tasks(compiled, spec, retry_delay_given="retry_delay" in default_args)
+    # Set after the tasks exist: a task copies the DAG's Params when created, which costs
+    # tasks x params deep copies; tasks read the DAG's Params at run time anyway.
+    dag.params = dag_params
+    dag.fileloc = _calling_file()
+    # Read by `airflow dististage plan` (provider/commands.py).
+    dag.dististage_plan = plan
+    dag.dististage_gpu_pool = options.gpu_pool
+    return dag
+
+
+def _calling_file() -> str:
+    """The first file up the stack outside this package: the DAG file that compiled the pipeline."""
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(1)
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir + os.sep):
+        frame = frame.f_back
+    return frame.f_code.co_filename
+
+
+def _build_tasks(compiled: CompiledPipeline, spec: DagSpec, *, retry_delay_given: bool) -> None:
+    from airflow.sdk import chain, task
+
+    nodes: list[Any] = []
+    if spec.needs_gpu_pool:
+
+        def check_pool() -> dict[str, Any]:
+            return check_gpu_pool(spec)
+
+        nodes.append(task(check_pool, task_id=CHECK_POOL_TASK_ID, retries=0)())
+    retry_args: dict[str, Any] = {"retries": compiled.options.step_retries}
+    if not retry_delay_given:
+        retry_args["retry_delay"] = timedelta(seconds=compiled.options.reschedule_seconds)
+    nodes.extend(_stage_node(compiled, stage, retry_args) for stage in spec.stages)
+    asset = distiset_asset(compiled.options.dag_id, compiled.options.output)
+
+    def publish_distiset() -> dict[str, Any]:
+        return compiled.publish_distiset(asset)
+
+    nodes.append(task(publish_distiset, task_id=PUBLISH_TASK_ID, outlets=[asset])())
+    chain(*nodes)
+
+
+def _stage_node(compiled: CompiledPipeline, stage: StageSpec, retry_args: dict[str, Any]) -> Any:
+    from airflow.sdk import TaskGroup
+
+    if stage.is_barrier:
+        return _step_task(compiled, stage.tasks[0], retry_args)
+    steps = ", ".join(task_spec.task_id for task_spec in stage.tasks)
+    with TaskGroup(stage.group_id, prefix_group_id=False, tooltip=f"Load stage {stage.index}: {steps}") as group:
+        for task_spec in stage.tasks:
+            _step_task(compiled, task_spec, retry_args)
+    return group
+
+
+def _step_task(compiled: CompiledPipeline, spec: TaskSpec, retry_args: dict[str, Any]) -> Any:
+    from airflow.sdk import task
+
+    step_name = spec.step_name
+
+    def run_step(replica: int = 0) -> dict[str, Any] | None:
+        return compiled.run_step(step_name, replica)
+
+    operator_args: dict[str, Any] = {"task_id": spec.task_id, "pool_slots": spec.pool_slots, **retry_args}
+    if spec.pool:
+        operator_args["pool"] = spec.pool
+    if spec.queue:
+        operator_args["queue"] = spec.queue
+    if spec.kubernetes_gpus:
+        operator_args["executor_config"] = kubernetes_executor_config(spec.kubernetes_gpus)
+    decorated = task(run_step, **operator_args)
+    if spec.is_mapped:
+        return decorated.expand(replica=list(range(spec.replicas)))
+    return decorated()
