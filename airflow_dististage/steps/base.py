@@ -43,6 +43,8 @@ def canonical(value: Any) -> Any:
                 if name != "pipeline"
             },
         }
+    if isinstance(value, (dict, list, tuple)) and _is_plain_json(value):
+        return value  # already deterministic once dumped with sorted keys; skips a slow walk of big data
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
@@ -54,6 +56,14 @@ def canonical(value: Any) -> Any:
     if isinstance(value, StepResources):
         return {"replicas": value.replicas, "cpus": value.cpus, "gpus": value.gpus, "memory": value.memory}
     return _ADDRESS.sub("", repr(value))
+
+
+def _is_plain_json(value: Any) -> bool:
+    try:
+        json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _source_of(obj: Any) -> str:
