@@ -19,7 +19,7 @@ from airflow_dististage.mixins.runtime_parameters import (
     Field,
     RuntimeParameter,
     RuntimeParameterInfo,
-    _value_type,
+    plain_value_type,
     suggest,
 )
 
@@ -127,7 +127,7 @@ class LLM(Declarative):
             required = parameter.default is parameter.empty and name not in self.generation_kwargs
             info.children[name] = RuntimeParameterInfo(
                 name=name,
-                value_type=_value_type(hints.get(name)),
+                value_type=plain_value_type(hints.get(name)),
                 default=self.generation_kwargs.get(name, None if required else parameter.default),
                 description=descriptions.get(name),
                 optional=not required,

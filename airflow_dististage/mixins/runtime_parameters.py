@@ -126,7 +126,7 @@ def _is_class_var(annotation: Any) -> bool:
     return typing.get_origin(annotation) is ClassVar or annotation is ClassVar
 
 
-def _value_type(annotation: Any) -> Any:
+def plain_value_type(annotation: Any) -> Any:
     """The plain type inside ``RuntimeParameter[T]`` / ``Optional[T]`` (``None`` if unknown)."""
     if isinstance(annotation, str):
         return None
@@ -166,7 +166,7 @@ def collect_attribute_specs(cls: type) -> dict[str, AttributeSpec]:
                 default_factory=factory,
                 description=description,
                 runtime=_is_runtime(annotation) or (name in specs and specs[name].runtime),
-                value_type=_value_type(annotation),
+                value_type=plain_value_type(annotation),
             )
     return specs
 
