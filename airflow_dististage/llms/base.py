@@ -12,7 +12,7 @@ import inspect
 import re
 import sys
 import typing
-from typing import Any, Dict, List, Optional, TypedDict
+from typing import Any, Dict, List
 
 from airflow_dististage.mixins.runtime_parameters import (
     Declarative,
@@ -22,27 +22,12 @@ from airflow_dististage.mixins.runtime_parameters import (
     plain_value_type,
     suggest,
 )
+from airflow_dististage.typing import ChatType, GenerateOutput, LLMStatistics
 
-ChatType = List[Dict[str, str]]
-"""One conversation: ``[{"role": "user", "content": "..."}, ...]``."""
+__all__ = ["LLM", "ChatType", "GenerateOutput", "LLMStatistics", "release_gpu_memory"]
 
 _NOT_GENERATION_PARAMETERS = ("self", "inputs", "num_generations")
 _DOC_ARGUMENT = re.compile(r"^\s*(\w+):\s*(.*)$")
-
-
-class LLMStatistics(TypedDict):
-    """Token counts, one entry per generation."""
-
-    input_tokens: List[Optional[int]]
-    output_tokens: List[Optional[int]]
-
-
-class GenerateOutput(TypedDict, total=False):
-    """What ``generate`` returns for one input: its generations, statistics and, if it failed, why."""
-
-    generations: List[Optional[str]]
-    statistics: LLMStatistics
-    error: str
 
 
 class LLM(Declarative):
@@ -58,7 +43,7 @@ class LLM(Declarative):
         description="Keyword arguments given to `generate()` for every batch (e.g. temperature).",
     )
 
-    def _post_init(self) -> None:
+    def _validate_attributes(self) -> None:
         if not isinstance(self.generation_kwargs, dict):
             raise TypeError(
                 f"{type(self).__name__}.generation_kwargs must be a dict, got {self.generation_kwargs!r}."
@@ -94,8 +79,8 @@ class LLM(Declarative):
     def agree_gpus(self, step_name: str, gpus: int | None) -> int | None:
         """The GPUs per replica a step using this LLM needs, given the ``gpus`` it declares.
 
-        Called when the step is built (and again before it loads); raises ``ValueError`` naming
-        the step when the LLM's own settings disagree with ``gpus``.
+        Called when the step is built and again when runtime parameters change; raises
+        ``ValueError`` naming the step when the LLM's own settings disagree with ``gpus``.
         """
         return gpus
 

@@ -30,14 +30,15 @@ class OpenAILLM(LLM):
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Credentials come from ``api_key``, else the password of the Airflow connection ``conn_id``
-    (whose host is the base URL), else ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``. They are read
-    in ``load()`` (on the worker), and never appear in reprs, logs or fingerprints.
+    (whose host is the base URL, or a host name completed by its schema, port and extra ``path``),
+    else ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``. They are read in ``load()`` (on the worker), and
+    never appear in reprs, logs or fingerprints.
 
     Args:
         model: the model name the server knows.
         base_url: the API root, e.g. ``http://127.0.0.1:8000/v1`` (OpenAI's when not set anywhere).
         api_key: the key; prefer ``conn_id`` or the environment so the DAG file holds no secret.
-        conn_id: an Airflow connection: password = key, host = base URL.
+        conn_id: an Airflow connection: password = key, host = base URL (see ``_connection_url``).
         max_concurrency: most requests in flight at once (per step replica).
         timeout: seconds one request may take.
         max_retries: retries of a request after its first attempt.
@@ -58,12 +59,12 @@ class OpenAILLM(LLM):
     def _post_init(self) -> None:
         if self.api_key is not None:
             self.api_key = Secret(self.api_key)
-        self._check_limits()
         self._client: Any = None
         self._secret: Secret | None = None
         super()._post_init()
 
-    def _check_limits(self) -> None:
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         checks = (
             ("max_concurrency", self.max_concurrency, 1),
             ("max_retries", self.max_retries, 0),
@@ -89,7 +90,6 @@ class OpenAILLM(LLM):
             raise ImportError(
                 "OpenAILLM needs the openai package: pip install 'airflow-dististage[openai]'."
             ) from error
-        self._check_limits()
         base_url, self._secret = self._resolve_endpoint()
         self._client = openai.OpenAI(
             api_key=self._secret.reveal(), base_url=base_url, timeout=self.timeout, max_retries=0
@@ -246,11 +246,23 @@ def _failed(num_generations: int, error: str) -> GenerateOutput:
 
 
 def _connection_url(connection: Any) -> str | None:
-    """The base URL an Airflow connection describes (its host, with a scheme and port if missing)."""
+    """The base URL an Airflow connection describes.
+
+    ``host`` is either the whole URL (``http://vllm:8000/v1``) or a bare host name; then ``schema``
+    gives the scheme (``http`` or ``https``), ``port`` the port and the extra ``path`` the API root
+    (``/v1`` when not given).
+    """
     host = connection.host
     if not host:
         return None
     if "://" in host:
         return host
+    scheme = (connection.schema or "").lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(
+            f"Airflow connection {connection.conn_id!r}: host {host!r} has no scheme. Write the whole base"
+            " URL in host (e.g. http://vllm:8000/v1), or set the connection's schema to 'http' or 'https'."
+        )
     port = f":{connection.port}" if connection.port else ""
-    return f"https://{host}{port}"
+    path = str(connection.extra_dejson.get("path", "/v1"))
+    return f"{scheme}://{host}{port}/{path.strip('/')}".rstrip("/")

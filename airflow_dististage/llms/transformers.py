@@ -6,6 +6,10 @@ from typing import Any, List, Optional
 
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
 from airflow_dististage.llms.chat import render_chat
+from airflow_dististage.mixins.runtime_parameters import suggest
+
+TORCH_DTYPES = ("auto", "float32", "float", "float64", "double", "float16", "half", "bfloat16")
+"""``torch_dtype`` values: ``"auto"`` or a floating-point ``torch`` dtype name."""
 
 
 class TransformersLLM(LLM):
@@ -13,7 +17,8 @@ class TransformersLLM(LLM):
 
     Args:
         model: Hugging Face repo id or local folder of the model and its tokenizer.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; CUDA when available, else CPU.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; by default CUDA when the step declares
+            ``resources.gpus`` (a ``cuda`` device makes it declare one), else CPU.
         torch_dtype: weights' data type (``"auto"``, ``"float32"``, ``"bfloat16"``...).
         chat_template: Jinja chat template; the tokenizer's when not given (ChatML if it has none).
         trust_remote_code: allow the model's own code from the Hub.
@@ -28,7 +33,29 @@ class TransformersLLM(LLM):
     def _post_init(self) -> None:
         self._model: Any = None
         self._tokenizer: Any = None
+        self._uses_gpu = False
         super()._post_init()
+
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
+        if self.torch_dtype not in TORCH_DTYPES:
+            raise ValueError(
+                f"TransformersLLM(model={self.model!r}): torch_dtype {self.torch_dtype!r} is not one of"
+                f" {list(TORCH_DTYPES)}.{suggest(str(self.torch_dtype), TORCH_DTYPES)}"
+            )
+
+    def agree_gpus(self, step_name: str, gpus: int | None) -> int | None:
+        """A ``cuda`` device needs a declared GPU (one if the step declares none); CPU otherwise."""
+        on_cuda = isinstance(self.device, str) and self.device.startswith("cuda")
+        if on_cuda and gpus == 0:
+            raise ValueError(
+                f"Step {step_name!r}: TransformersLLM device={self.device!r} needs a GPU, but the step"
+                " declares resources.gpus=0."
+            )
+        if on_cuda and gpus is None:
+            gpus = 1
+        self._uses_gpu = bool(gpus)
+        return gpus
 
     @property
     def model_name(self) -> str:
@@ -39,7 +66,7 @@ class TransformersLLM(LLM):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self.device or ("cuda" if self._uses_gpu and torch.cuda.is_available() else "cpu")
         tokenizer = AutoTokenizer.from_pretrained(self.model, trust_remote_code=self.trust_remote_code)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:

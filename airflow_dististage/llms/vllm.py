@@ -42,11 +42,14 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
     )
 
     def _post_init(self) -> None:
-        if not isinstance(self.extra_kwargs, dict):
-            raise TypeError(f"vLLM.extra_kwargs must be a dict, got {self.extra_kwargs!r}.")
         self._engine: Any = None
         self._tokenizer: Any = None
         super()._post_init()
+
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
+        if not isinstance(self.extra_kwargs, dict):
+            raise TypeError(f"vLLM.extra_kwargs must be a dict, got {self.extra_kwargs!r}.")
 
     @property
     def model_name(self) -> str:

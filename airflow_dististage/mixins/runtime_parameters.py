@@ -114,7 +114,8 @@ def _resolve_annotation(cls: type, annotation: Any) -> Any:
         return annotation
 
 
-def _is_runtime(annotation: Any) -> bool:
+def is_runtime_annotation(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``RuntimeParameter[...]`` (or a string naming it)."""
     if isinstance(annotation, str):
         return "RuntimeParameter" in annotation
     return _RUNTIME_PARAMETER_MARKER in getattr(annotation, "__metadata__", ())
@@ -165,7 +166,7 @@ def collect_attribute_specs(cls: type) -> dict[str, AttributeSpec]:
                 default=default,
                 default_factory=factory,
                 description=description,
-                runtime=_is_runtime(annotation) or (name in specs and specs[name].runtime),
+                runtime=is_runtime_annotation(annotation) or (name in specs and specs[name].runtime),
                 value_type=plain_value_type(annotation),
             )
     return specs
@@ -183,7 +184,9 @@ class Declarative:
     """Base of objects configured by declared attributes (steps, LLMs).
 
     ``__init__`` accepts exactly the declared attributes as keywords, fills defaults, and
-    rejects unknown keywords with a suggestion. Subclasses finish set-up in ``_post_init``.
+    rejects unknown keywords with a suggestion. Subclasses finish set-up in ``_post_init`` and
+    check their values in ``_validate_attributes``, which runs again whenever runtime
+    parameters change them.
     """
 
     _attribute_specs_cache: ClassVar[dict[type, dict[str, AttributeSpec]]] = {}
@@ -213,9 +216,16 @@ class Declarative:
                 value = spec.make_default()
             object.__setattr__(self, name, value)
         self._post_init()
+        self._validate_attributes()
 
     def _post_init(self) -> None:
         """Hook for subclasses, called once every declared attribute is set."""
+
+    def _validate_attributes(self) -> None:
+        """Hook for subclasses: checks (and normalises) attribute values; raises naming the culprit.
+
+        Runs after ``_post_init`` and again after ``set_runtime_parameters``.
+        """
 
     def runtime_parameters(self) -> dict[str, RuntimeParameterInfo]:
         """This object's runtime parameters, nested objects (an LLM in a task) included."""
@@ -237,7 +247,10 @@ class Declarative:
         return params
 
     def set_runtime_parameters(self, values: dict[str, Any], *, owner: str | None = None) -> None:
-        """Sets runtime parameters from a (nested) mapping; unknown names raise ``ValueError``."""
+        """Sets runtime parameters from a (nested) mapping, then re-checks the object.
+
+        Unknown names and values of the wrong type raise ``ValueError`` naming owner and parameter.
+        """
         owner = owner or type(self).__name__
         known = self.runtime_parameters()
         for name, value in values.items():
@@ -255,11 +268,38 @@ class Declarative:
             elif info.children:
                 if not isinstance(value, dict):
                     raise ValueError(f"{owner}.{name} takes a mapping, got {value!r}.")
-                for key in value:
+                for key, item in value.items():
                     if key not in info.children:
                         raise ValueError(
                             f"{owner}.{name} has no parameter {key!r}.{suggest(key, info.children)}"
                         )
+                    check_value_type(f"{owner}.{name}.{key}", item, info.children[key].value_type)
                 object.__setattr__(self, name, {**(current or {}), **value})
             else:
+                check_value_type(f"{owner}.{name}", value, info.value_type)
                 object.__setattr__(self, name, value)
+        try:
+            self._validate_attributes()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Runtime parameters of {owner}: {error}") from None
+
+
+_PLAIN_TYPES = (bool, int, float, str, dict, list)
+
+
+def check_value_type(where: str, value: Any, value_type: Any) -> None:
+    """Raises ``ValueError`` when ``value`` is not a ``value_type`` (plain types only; None passes).
+
+    ``bool`` is not accepted as an ``int``; an ``int`` is accepted as a ``float``.
+    """
+    expected = typing.get_origin(value_type) or value_type
+    if value is None or expected not in _PLAIN_TYPES:
+        return
+    if expected is float:
+        valid = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is int:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        valid = isinstance(value, expected)
+    if not valid:
+        raise ValueError(f"{where} must be of type {expected.__name__}, got {value!r} ({type(value).__name__}).")

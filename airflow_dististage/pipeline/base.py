@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import networkx as nx
 
 from airflow_dististage.mixins.runtime_parameters import suggest
-from airflow_dististage.planning import ExecutionPlan, LoadGroupsError, build_plan
-from airflow_dististage.planning.load_stages import SEQUENTIAL, LoadGroups
-from airflow_dististage.steps.base import _Step, default_step_base_name, validate_step_name
+from airflow_dististage.planning import ExecutionPlan, build_plan
+from airflow_dististage.steps.base import _Step, as_columns, validate_step_name
 
 if TYPE_CHECKING:
     from airflow_dististage.distiset import Distiset
@@ -61,14 +59,15 @@ class Pipeline:
         """Steps by name, in creation order."""
         return dict(self._steps)
 
+    def free_step_name(self, base: str) -> str:
+        """``<base>_<first free index>``: the name a step without one gets."""
+        index = 0
+        while f"{base}_{index}" in self._steps:
+            index += 1
+        return f"{base}_{index}"
+
     def add_step(self, step: _Step) -> None:
-        """Registers ``step``, naming it ``<snake_class_name>_<first free index>`` if it has no name."""
-        if step.name is None:
-            base = default_step_base_name(type(step).__name__)
-            index = 0
-            while f"{base}_{index}" in self._steps:
-                index += 1
-            object.__setattr__(step, "name", f"{base}_{index}")
+        """Registers ``step`` (a step registers itself once built and checked); names must be unique."""
         validate_step_name(step.name)
         if step.name in self._steps:
             raise PipelineValidationError(
@@ -104,12 +103,13 @@ class Pipeline:
 
     # -- validation ----------------------------------------------------------------------
     def validate(self) -> None:
-        """Checks the graph and the columns; raises :class:`PipelineValidationError` naming the culprit."""
+        """Checks the steps, the graph and the columns; raises :class:`PipelineValidationError` naming the culprit."""
         if not self._steps:
             raise PipelineValidationError(f"Pipeline {self.name!r} has no steps.")
         available: dict[str, dict[str, str]] = {}
         for name in nx.topological_sort(self.dag):
             step = self._steps[name]
+            _check_step_definition(step)
             predecessors = list(self.dag.predecessors(name))
             if not step.is_generator and not predecessors:
                 raise PipelineValidationError(
@@ -128,21 +128,6 @@ class Pipeline:
                 _check_inputs_available(step, columns)
             available[name] = {**columns, **{column: name for column in step.get_outputs()}}
 
-    def normalise_load_groups(self, load_groups: Any) -> LoadGroups:
-        """Load groups with step objects replaced by their names; checks the shape."""
-        if load_groups is None or load_groups == SEQUENTIAL:
-            return load_groups
-        if isinstance(load_groups, str) or not isinstance(load_groups, Sequence):
-            raise LoadGroupsError(
-                f"load_groups must be a list of lists of steps or {SEQUENTIAL!r}, got {load_groups!r}."
-            )
-        groups = []
-        for index, group in enumerate(load_groups):
-            if isinstance(group, (str, _Step)) or not isinstance(group, Sequence):
-                raise LoadGroupsError(f"Load group {index} must be a list of steps or step names, got {group!r}.")
-            groups.append([member.name if isinstance(member, _Step) else member for member in group])
-        return groups
-
     # -- planning ------------------------------------------------------------------------
     def plan(self, load_groups: Any = None) -> ExecutionPlan:
         """Validates the pipeline and returns its execution plan under ``load_groups``."""
@@ -152,13 +137,10 @@ class Pipeline:
     def get_load_stages(self, load_groups: Any = None) -> tuple[list[list[str]], list[list[str]]]:
         """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups.
 
-        A pipeline without a generator step reads ``run(dataset=...)`` rows into its first steps;
-        until then only its graph and load groups can be checked, as distilabel does.
+        Like distilabel, this checks the graph and the load groups only (not the columns);
+        ``plan()``, ``run()`` and the compiler validate the whole pipeline.
         """
-        if self._steps and not any(step.is_generator for step in self._steps.values()):
-            plan = build_plan(self, load_groups)
-        else:
-            plan = self.plan(load_groups)
+        plan = build_plan(self, load_groups)
         return [list(s.steps) for s in plan.stages], [list(s.last_steps) for s in plan.stages]
 
     # -- runtime parameters --------------------------------------------------------------
@@ -195,6 +177,37 @@ def _check_inputs_available(step: _Step, available: dict[str, str]) -> None:
                 f"{suggest(column, available)} Available columns: {sorted(available)}."
                 " Use input_mappings to read it from another column."
             )
+
+
+def _check_step_definition(step: _Step) -> None:
+    """Mappings name real columns, process() takes batches, replicas suit the step kind."""
+    for mappings, columns, kind in (
+        (step.input_mappings, step.inputs, "input"),
+        (step.output_mappings, step.outputs, "output"),
+    ):
+        declared = as_columns(columns)
+        for key in mappings:
+            if key not in declared:
+                raise PipelineValidationError(
+                    f"Step {step.name!r}: {kind}_mappings has key {key!r}, which is not one of its"
+                    f" {kind}s {sorted(declared)}.{suggest(key, declared)}"
+                )
+    if not step.is_generator and not _takes_batches(step):
+        raise PipelineValidationError(
+            f"Step {step.name!r}: its process() takes no batch; give it a parameter annotated"
+            " `StepInput` (or `*inputs: StepInput`)."
+        )
+    if step.resources.replicas > 1 and not step.is_normal:
+        raise PipelineValidationError(
+            f"Step {step.name!r} is a {step.kind} step, which runs as one replica:"
+            f" it cannot have resources.replicas={step.resources.replicas}."
+        )
+
+
+def _takes_batches(step: _Step) -> bool:
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(step.process).parameters.values()
+    return any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
 def _takes_several_inputs(step: _Step) -> bool:

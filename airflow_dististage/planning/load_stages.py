@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import networkx as nx
 
@@ -31,10 +31,6 @@ class LoadStages:
 
     stages: tuple[tuple[str, ...], ...]
     last_steps: tuple[tuple[str, ...], ...]
-
-    def as_lists(self) -> tuple[list[list[str]], list[list[str]]]:
-        """``(stages, stages_last_steps)`` as distilabel returns them."""
-        return [list(s) for s in self.stages], [list(s) for s in self.last_steps]
 
     def stage_of(self) -> dict[str, int]:
         """Step name -> index of its stage."""
@@ -67,7 +63,7 @@ def _validate_groups(graph: nx.DiGraph, groups: list[list[str]], global_steps: s
             )
 
 
-def _check_dependencies(graph: nx.DiGraph, plan: LoadStages, global_steps: set[str]) -> None:
+def _check_dependencies(graph: nx.DiGraph, plan: LoadStages) -> None:
     stage_of = plan.stage_of()
     for source, target in graph.edges:
         if stage_of[target] < stage_of[source]:
@@ -76,11 +72,29 @@ def _check_dependencies(graph: nx.DiGraph, plan: LoadStages, global_steps: set[s
                 f" predecessor {source!r} (stage {stage_of[source]}): edge {source} -> {target} goes"
                 f" backwards. Put {target!r} in a group after {source!r}, or both in one group."
             )
-        if stage_of[target] == stage_of[source] and (source in global_steps or target in global_steps):
-            raise LoadGroupsError(
-                f"Steps {source!r} and {target!r} would share stage {stage_of[source]}, but one of them"
-                " is a global step, which needs its predecessors finished first."
-            )
+
+
+def normalise_load_groups(load_groups: Any) -> LoadGroups:
+    """Load groups with step objects replaced by their names; checks the shape."""
+    if load_groups is None or load_groups == SEQUENTIAL:
+        return load_groups
+    if isinstance(load_groups, str) or not isinstance(load_groups, Sequence):
+        raise LoadGroupsError(
+            f"load_groups must be a list of lists of steps or {SEQUENTIAL!r}, got {load_groups!r}."
+        )
+    groups = []
+    for index, group in enumerate(load_groups):
+        if isinstance(group, str) or not isinstance(group, Sequence):
+            raise LoadGroupsError(f"Load group {index} must be a list of steps or step names, got {group!r}.")
+        groups.append([_step_name(index, member) for member in group])
+    return groups
+
+
+def _step_name(index: int, member: Any) -> str:
+    name = member if isinstance(member, str) else getattr(member, "name", None)
+    if not isinstance(name, str):
+        raise LoadGroupsError(f"Load group {index} holds {member!r}, which is neither a step nor a step name.")
+    return name
 
 
 def _last_steps(graph: nx.DiGraph, stage: tuple[str, ...]) -> tuple[str, ...]:
@@ -91,25 +105,25 @@ def _last_steps(graph: nx.DiGraph, stage: tuple[str, ...]) -> tuple[str, ...]:
 def plan_load_stages(
     graph: nx.DiGraph,
     global_steps: set[str] | frozenset[str],
-    load_groups: LoadGroups = None,
+    load_groups: Any = None,
 ) -> LoadStages:
     """Computes the load stages of a step graph.
 
     Args:
         graph: the step graph; node order and edge order are the pipeline's creation order.
         global_steps: names of the global steps.
-        load_groups: lists of step names loaded together, ``"sequential_step_execution"``, or None.
+        load_groups: lists of steps (or step names) loaded together, ``"sequential_step_execution"``,
+            or None.
 
     Raises:
         LoadGroupsError: the groups name an unknown step, repeat a step, hold an empty group, put
             a global step with others, or would run a step before a predecessor.
     """
+    load_groups = normalise_load_groups(load_groups)
     if load_groups == SEQUENTIAL:
         groups = [[name] for name in graph]
     elif load_groups is None:
         groups = []
-    elif isinstance(load_groups, str):
-        raise LoadGroupsError(f"load_groups must be a list of lists or {SEQUENTIAL!r}, got {load_groups!r}.")
     else:
         groups = [list(group) for group in load_groups]
         _validate_groups(graph, groups, set(global_steps))
@@ -137,5 +151,5 @@ def plan_load_stages(
 
     last_steps = tuple(_last_steps(graph, stage) for stage in stages)
     plan = LoadStages(stages=tuple(stages), last_steps=last_steps)
-    _check_dependencies(graph, plan, set(global_steps))
+    _check_dependencies(graph, plan)
     return plan

@@ -6,9 +6,9 @@ Both the local runner and the Airflow compiler consume this one value; neither r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from airflow_dististage.planning.load_stages import LoadGroups, plan_load_stages
+from airflow_dististage.planning.load_stages import plan_load_stages
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
@@ -61,11 +61,11 @@ class ExecutionPlan:
         return "\n".join(f"Stage {stage.index}: {list(stage.steps)}" for stage in self.stages)
 
 
-def build_plan(pipeline: Pipeline, load_groups: LoadGroups = None) -> ExecutionPlan:
-    """Plans ``pipeline`` (already validated) under ``load_groups``."""
+def build_plan(pipeline: Pipeline, load_groups: Any = None) -> ExecutionPlan:
+    """Plans ``pipeline`` under ``load_groups`` (lists of steps or step names); checks graph and groups only."""
     graph = pipeline.dag
     steps = pipeline.steps
-    load_stages = plan_load_stages(graph, pipeline.global_step_names(), pipeline.normalise_load_groups(load_groups))
+    load_stages = plan_load_stages(graph, pipeline.global_step_names(), load_groups)
     stage_of = load_stages.stage_of()
     step_plans = {
         name: StepPlan(

@@ -6,13 +6,16 @@ from airflow_dististage.steps.base import GeneratorStep, GlobalStep, Step, StepI
 from airflow_dististage.steps.decorator import step
 from airflow_dististage.steps.generators.data import LoadDataFromDicts
 from airflow_dististage.steps.resources import StepResources
+from airflow_dististage.typing import GeneratorStepOutput, StepOutput
 
 __all__ = [
     "GeneratorStep",
+    "GeneratorStepOutput",
     "GlobalStep",
     "LoadDataFromDicts",
     "Step",
     "StepInput",
+    "StepOutput",
     "StepResources",
     "step",
 ]

@@ -86,21 +86,27 @@ class _Step(Declarative):
     use_cache: bool = True
     pipeline: Any = None
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.pipeline is not None:
+            self.pipeline.add_step(self)  # last: a step whose checks failed never joins the pipeline
+
     def _post_init(self) -> None:
-        if not isinstance(self.resources, StepResources):
-            raise TypeError(
-                f"Step {self.name or type(self).__name__!r}: resources must be a StepResources,"
-                f" got {type(self.resources).__name__}."
-            )
         from airflow_dististage.pipeline.base import Pipeline
 
         pipeline = self.pipeline or Pipeline.current()
         object.__setattr__(self, "pipeline", pipeline)
-        if pipeline is not None:
-            pipeline.add_step(self)
-        elif self.name is None:
-            object.__setattr__(self, "name", f"{default_step_base_name(type(self).__name__)}_0")
+        if self.name is None:
+            base = default_step_base_name(type(self).__name__)
+            name = pipeline.free_step_name(base) if pipeline is not None else f"{base}_0"
+            object.__setattr__(self, "name", name)
         validate_step_name(self.name)
+
+    def _validate_attributes(self) -> None:
+        if not isinstance(self.resources, StepResources):
+            raise TypeError(
+                f"Step {self.name!r}: resources must be a StepResources, got {type(self.resources).__name__}."
+            )
 
     # -- columns -------------------------------------------------------------------------
     @property
@@ -115,11 +121,11 @@ class _Step(Declarative):
 
     def get_inputs(self) -> dict[str, bool]:
         """Input columns as they are named in the data (after ``input_mappings``) -> required."""
-        return {self.input_mappings.get(col, col): req for col, req in _as_columns(self.inputs).items()}
+        return {self.input_mappings.get(col, col): req for col, req in as_columns(self.inputs).items()}
 
     def get_outputs(self) -> dict[str, bool]:
         """Output columns as they are named in the data (after ``output_mappings``)."""
-        return {self.output_mappings.get(col, col): req for col, req in _as_columns(self.outputs).items()}
+        return {self.output_mappings.get(col, col): req for col, req in as_columns(self.outputs).items()}
 
     # -- kinds ---------------------------------------------------------------------------
     @property
@@ -195,23 +201,55 @@ class _Step(Declarative):
         return f"{type(self).__name__}(name={self.name!r})"
 
     # -- mappings ------------------------------------------------------------------------
+    def process_applying_mappings(self, *batches: list[dict[str, Any]]) -> StepOutput:
+        """``process`` on rows renamed by ``input_mappings``; yields rows renamed back (and by ``output_mappings``).
+
+        A column that shares its name with a mapped input is hidden from ``process`` and given back
+        to each output row (rows of the first batch, matched by position, when the counts agree).
+        """
+        shadowed = self.shadowed_columns(batches[0]) if batches else []
+        for rows in self.process(*(self.rename_inputs(batch) for batch in batches)):
+            is_rows = isinstance(rows, list) and all(isinstance(row, dict) for row in rows)
+            yield self.rename_outputs(rows, shadowed) if is_rows else rows  # the runtime reports bad output
+
     def rename_inputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Rows as ``process`` sees them: data columns renamed to the step's input names."""
+        """Rows as ``process`` sees them: each mapped input holds its data column's value."""
         if not self.input_mappings:
             return batch
-        to_input = {col: name for name, col in self.input_mappings.items()}
-        return [{to_input.get(k, k): v for k, v in row.items()} for row in batch]
+        sources = set(self.input_mappings.values())
+        renamed = []
+        for row in batch:
+            view = {key: value for key, value in row.items() if key not in sources}
+            view.update({name: row[column] for name, column in self.input_mappings.items() if column in row})
+            renamed.append(view)
+        return renamed
 
-    def rename_outputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Rows as the data holds them: input names back to columns, outputs to their mapped names."""
+    def shadowed_columns(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per row, the columns ``rename_inputs`` hides because a mapped input takes their name."""
+        sources = set(self.input_mappings.values())
+        hidden = [name for name in self.input_mappings if name not in sources]
+        return [{name: row[name] for name in hidden if name in row} for row in batch]
+
+    def rename_outputs(
+        self, batch: list[dict[str, Any]], shadowed: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows as the data holds them: input names back to their columns, outputs to their mapped names.
+
+        ``shadowed`` (from ``shadowed_columns``) restores hidden columns when it matches the rows one to one.
+        """
         if not self.input_mappings and not self.output_mappings:
             return batch
         renames = {name: col for name, col in self.input_mappings.items()}
         renames.update(self.output_mappings)
-        return [{renames.get(k, k): v for k, v in row.items()} for row in batch]
+        rows = [{renames.get(k, k): v for k, v in row.items()} for row in batch]
+        if shadowed is not None and len(shadowed) == len(rows):
+            for row, hidden in zip(rows, shadowed):
+                row.update(hidden)
+        return rows
 
 
-def _as_columns(columns: StepColumns) -> dict[str, bool]:
+def as_columns(columns: StepColumns) -> dict[str, bool]:
+    """``inputs``/``outputs`` as a column -> required mapping."""
     if isinstance(columns, dict):
         return dict(columns)
     return {col: True for col in columns}
@@ -233,13 +271,12 @@ class Step(_Step):
         default=50, description="The number of rows each batch given to `process` holds."
     )
 
-    def _post_init(self) -> None:
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         if not isinstance(self.input_batch_size, int) or self.input_batch_size < 1:
             raise ValueError(
-                f"Step {self.name or type(self).__name__!r}: input_batch_size must be an integer"
-                f" >= 1, got {self.input_batch_size!r}."
+                f"Step {self.name!r}: input_batch_size must be an integer >= 1, got {self.input_batch_size!r}."
             )
-        super()._post_init()
 
     def process(self, *inputs: StepInput) -> StepOutput:
         """Yields output rows for the given batch (one list per predecessor)."""
@@ -261,13 +298,10 @@ class GeneratorStep(_Step):
         default=50, description="The number of rows each generated batch holds."
     )
 
-    def _post_init(self) -> None:
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(
-                f"Step {self.name or type(self).__name__!r}: batch_size must be an integer >= 1,"
-                f" got {self.batch_size!r}."
-            )
-        super()._post_init()
+            raise ValueError(f"Step {self.name!r}: batch_size must be an integer >= 1, got {self.batch_size!r}.")
 
     def process(self, offset: int = 0) -> GeneratorStepOutput:
         """Yields ``(rows, is_last_batch)``, starting ``offset`` rows into the output."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Literal
 
-from airflow_dististage.mixins.runtime_parameters import RuntimeParameter
+from airflow_dististage.mixins.runtime_parameters import RuntimeParameter, is_runtime_annotation
 from airflow_dististage.steps.base import GeneratorStep, GlobalStep, Step, _source_of
 from airflow_dististage.typing import StepColumns
 
@@ -19,6 +19,15 @@ def _is_step_input(parameter: inspect.Parameter) -> bool:
     return "StepInput" in getattr(annotation, "__metadata__", ())
 
 
+def _runtime_annotation(annotation: Any) -> Any:
+    """``RuntimeParameter[annotation]``, unless it already is one (unknown or unresolved: ``Any``)."""
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return RuntimeParameter[Any]
+    if is_runtime_annotation(annotation):
+        return annotation
+    return RuntimeParameter[annotation]
+
+
 def step(
     inputs: StepColumns | None = None,
     outputs: StepColumns | None = None,
@@ -27,7 +36,8 @@ def step(
     """Turns a function into a step class named after it (``DummyStep`` -> ``dummy_step_0``).
 
     The function takes ``inputs: StepInput`` (or ``*inputs: StepInput`` for several predecessors;
-    a generator takes ``offset``). Its other keyword parameters become runtime parameters.
+    a generator takes ``offset``). Its other parameters become runtime parameters; one without
+    a default is None until set at run time.
     """
     if step_type not in _KINDS:
         raise ValueError(f"step_type must be one of {sorted(_KINDS)}, got {step_type!r}.")
@@ -53,10 +63,9 @@ def step(
         for parameter in parameters:
             if parameter.name in reserved or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
-            hint = parameter.annotation if parameter.annotation is not inspect.Parameter.empty else Any
-            annotations[parameter.name] = RuntimeParameter[hint] if not isinstance(hint, str) else RuntimeParameter[Any]
-            if parameter.default is not inspect.Parameter.empty:
-                namespace[parameter.name] = parameter.default
+            annotations[parameter.name] = _runtime_annotation(parameter.annotation)
+            has_default = parameter.default is not inspect.Parameter.empty
+            namespace[parameter.name] = parameter.default if has_default else None  # set at run time
         runtime_names = list(annotations)
 
         def call_function(self: Any, *args: Any, **kwargs: Any) -> Any:

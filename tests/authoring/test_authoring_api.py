@@ -156,7 +156,7 @@ def test_global_step_without_predecessor_is_rejected() -> None:
         loader() >> DummyStep()
         GlobalDummyStep()
     with pytest.raises(PipelineValidationError, match="'global_dummy_step_0' has no predecessor"):
-        pipeline.get_load_stages()
+        pipeline.validate()
 
 
 def test_missing_input_column_names_step_and_column() -> None:

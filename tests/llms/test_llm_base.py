@@ -140,9 +140,8 @@ def test_vllm_gpu_mismatch_is_a_build_time_error_naming_the_step(gpus, extra, me
 def test_runtime_change_of_tensor_parallel_size_is_caught_before_loading() -> None:
     with Pipeline(name="tp-runtime"):
         task = TextGeneration(llm=vLLM(model="m"), resources=StepResources(gpus=1))
-    task.set_runtime_parameters({"llm": {"extra_kwargs": {"tensor_parallel_size": 2}}})
     with pytest.raises(ValueError, match="text_generation_0.*resources.gpus=1"):
-        task.load()  # fails before importing vllm
+        task.set_runtime_parameters({"llm": {"extra_kwargs": {"tensor_parallel_size": 2}}})
 
 
 def test_task_requires_an_llm_and_valid_num_generations() -> None:

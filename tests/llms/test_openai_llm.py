@@ -179,3 +179,47 @@ def test_text_generation_through_a_server_answering_with_the_tiny_model(tiny_mod
     assert "InternalServerError" in rows[1]["distilabel_metadata"]["error_served"]
     assert rows[1]["distilabel_metadata"]["raw_output_served"] is None
     model.unload()
+
+
+@pytest.mark.parametrize("group_generations", [False, True])
+def test_a_server_answering_with_too_few_choices_loses_no_row(group_generations: bool) -> None:
+    def answer(messages, n, max_tokens):
+        return [] if messages[-1]["content"] == "empty" else [f"only one: {messages[-1]['content']}"]
+
+    with FakeOpenAIServer(answer=answer) as server:
+        with Pipeline(name="few-choices"):
+            task = TextGeneration(
+                name="few",
+                num_generations=2,
+                group_generations=group_generations,
+                llm=OpenAILLM(model="tiny", base_url=server.base_url, api_key=KEY, max_retries=0),
+            )
+        task.load()
+        (rows,) = list(task.process([{"instruction": "empty"}, {"instruction": "short"}]))
+        task.unload()
+    if group_generations:
+        assert [row["generation"] for row in rows] == [[None, None], ["only one: short", None]]
+        errors = [row["distilabel_metadata"][0]["error_few"] for row in rows]
+    else:
+        assert [row["generation"] for row in rows] == [None, None, "only one: short", None]
+        assert rows[2]["distilabel_metadata"]["statistics_few"]["input_tokens"] == 1
+        assert rows[3]["distilabel_metadata"]["statistics_few"] == {"input_tokens": None, "output_tokens": None}
+        errors = [rows[0]["distilabel_metadata"]["error_few"], rows[2]["distilabel_metadata"]["error_few"]]
+    assert errors == ["OpenAILLM returned 0 of 2 generations", "OpenAILLM returned 1 of 2 generations"]
+
+
+def test_a_connection_with_a_bare_host_uses_its_schema_port_and_path(
+    server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    connection = {"conn_type": "openai", "host": "127.0.0.1", "port": port, "schema": "http", "password": "sk-c"}
+    monkeypatch.setenv("AIRFLOW_CONN_BARE_HOST", json.dumps(connection))
+    llm = OpenAILLM(model="tiny", conn_id="bare_host")
+    llm.load()
+    assert llm.generate([CHAT])[0]["generations"] == ["echo 0: hello"]
+    llm.unload()
+
+    monkeypatch.setenv("AIRFLOW_CONN_BARE_HOST", json.dumps({**connection, "schema": None}))
+    with pytest.raises(ValueError, match="connection 'bare_host': host '127.0.0.1' has no scheme"):
+        OpenAILLM(model="tiny", conn_id="bare_host").load()

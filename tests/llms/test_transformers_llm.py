@@ -79,3 +79,37 @@ def test_generate_before_load_and_after_unload_is_a_clear_error(tiny_model_dir: 
     llm.unload()
     with pytest.raises(RuntimeError, match="not loaded"):
         llm.generate(CHATS[:1])
+
+
+def test_a_step_without_gpus_loads_on_cpu_even_where_cuda_is_available(tiny_model_dir: Path) -> None:
+    from airflow_dististage.pipeline import Pipeline
+    from airflow_dististage.steps.tasks import TextGeneration
+
+    with Pipeline(name="cpu-default"):
+        task = TextGeneration(llm=TransformersLLM(model=str(tiny_model_dir)))
+    assert task.resources.gpus is None
+    task.load()
+    try:
+        assert task.llm._model.device.type == "cpu"
+    finally:
+        task.unload()
+
+
+def test_a_cuda_device_makes_the_step_declare_a_gpu() -> None:
+    from airflow_dististage.pipeline import Pipeline
+    from airflow_dististage.steps import StepResources
+    from airflow_dististage.steps.tasks import TextGeneration
+
+    with Pipeline(name="cuda-device"):
+        task = TextGeneration(llm=TransformersLLM(model="m", device="cuda"))
+        kept = TextGeneration(llm=TransformersLLM(model="m", device="cuda:0"), resources=StepResources(gpus=2))
+        with pytest.raises(ValueError, match="Step 'text_generation_2': TransformersLLM device='cuda' needs a GPU"):
+            TextGeneration(llm=TransformersLLM(model="m", device="cuda"), resources=StepResources(gpus=0))
+    assert task.resources.gpus == 1
+    assert kept.resources.gpus == 2
+
+
+def test_a_misspelled_torch_dtype_fails_at_construction() -> None:
+    with pytest.raises(ValueError, match="torch_dtype 'bfloat61' is not one of.*Did you mean 'bfloat16'"):
+        TransformersLLM(model="m", torch_dtype="bfloat61")
+    assert TransformersLLM(model="m", torch_dtype="float16").torch_dtype == "float16"

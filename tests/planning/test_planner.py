@@ -56,9 +56,8 @@ def test_a_string_other_than_sequential_is_rejected() -> None:
         plan_load_stages(LINE, set(), "sequential")
 
 
-@st.composite
-def graphs_and_groups(draw: st.DrawFn) -> tuple[nx.DiGraph, set[str], object]:
-    """A random DAG (edges only from earlier to later nodes), global steps and load groups."""
+def _draw_graph(draw: st.DrawFn) -> tuple[nx.DiGraph, list[str], set[str]]:
+    """A random DAG (edges only from earlier to later nodes), its node names and global steps."""
     size = draw(st.integers(min_value=1, max_value=9))
     names = [f"s{i}" for i in range(size)]
     graph = nx.DiGraph()
@@ -67,6 +66,36 @@ def graphs_and_groups(draw: st.DrawFn) -> tuple[nx.DiGraph, set[str], object]:
         sources = draw(st.sets(st.integers(min_value=0, max_value=target - 1), min_size=1, max_size=3))
         graph.add_edges_from((names[s], names[target]) for s in sorted(sources))
     global_steps = {n for n in names[1:] if draw(st.booleans()) and draw(st.booleans())}
+    return graph, names, global_steps
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_groups_may_hold_steps_or_step_names() -> None:
+    assert plan_load_stages(LINE, set(), [[_Named("a"), "b"]]).stages == (("gen",), ("a", "b"), ("c",))
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"a": 1}, "load_groups must be a list of lists"),
+        (["a"], "Load group 0 must be a list of steps or step names, got 'a'"),
+        ([[1]], "Load group 0 holds 1, which is neither a step nor a step name"),
+    ],
+)
+def test_malformed_groups_are_rejected(groups: object, message: str) -> None:
+    with pytest.raises(LoadGroupsError, match=message):
+        plan_load_stages(LINE, set(), groups)
+
+
+@st.composite
+def graphs_and_groups(draw: st.DrawFn) -> tuple[nx.DiGraph, set[str], object]:
+    """A random DAG, global steps and load groups."""
+    graph, names, global_steps = _draw_graph(draw)
+    size = len(names)
     mode = draw(st.sampled_from(["none", "sequential", "groups"]))
     if mode == "none":
         return graph, global_steps, None
@@ -110,3 +139,29 @@ def test_without_groups_a_plan_always_exists(case: tuple[nx.DiGraph, set[str], o
     graph, global_steps, _ = case
     plan_load_stages(graph, global_steps, None)
     plan_load_stages(graph, global_steps, SEQUENTIAL)
+
+
+@st.composite
+def graphs_and_runnable_groups(draw: st.DrawFn) -> tuple[nx.DiGraph, set[str], list[list[str]]]:
+    """Groups that are contiguous runs of the pipeline's topological order (globals alone); some steps ungrouped."""
+    graph, _, global_steps = _draw_graph(draw)
+    segments: list[list[str]] = []
+    for name in nx.topological_sort(graph):
+        starts_new = not segments or name in global_steps or segments[-1][0] in global_steps or draw(st.booleans())
+        if starts_new:
+            segments.append([name])
+        else:
+            segments[-1].append(name)
+    return graph, global_steps, [segment for segment in segments if draw(st.booleans())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs_and_runnable_groups())
+def test_groups_following_the_topological_order_are_never_rejected(
+    case: tuple[nx.DiGraph, set[str], list[list[str]]],
+) -> None:
+    graph, global_steps, groups = case
+    plan = plan_load_stages(graph, global_steps, groups)
+    stage_of = plan.stage_of()
+    for group in groups:
+        assert plan.stages[stage_of[group[0]]] == tuple(group)

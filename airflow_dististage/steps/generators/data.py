@@ -13,10 +13,10 @@ class LoadDataFromDicts(GeneratorStep):
 
     data: List[Dict[str, Any]]
 
-    def _post_init(self) -> None:
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         if not isinstance(self.data, list) or not all(isinstance(row, dict) for row in self.data):
-            raise TypeError(f"{type(self).__name__}: data must be a list of dicts.")
-        super()._post_init()
+            raise TypeError(f"Step {self.name!r}: data must be a list of dicts.")
 
     @property
     def outputs(self) -> List[str]:

@@ -43,33 +43,25 @@ class Task(Step):
         default=True, description="Keep the chat sent to the LLM in `distilabel_metadata`."
     )
 
-    def _post_init(self) -> None:
-        super()._post_init()
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         if not isinstance(self.llm, LLM):
             raise TypeError(
                 f"Step {self.name!r}: llm must be an LLM (vLLM, OpenAILLM, TransformersLLM...),"
                 f" got {type(self.llm).__name__}."
             )
-        self._check_num_generations()
-        self._agree_gpus()
-
-    def _check_num_generations(self) -> None:
         if not isinstance(self.num_generations, int) or self.num_generations < 1:
             raise ValueError(
                 f"Step {self.name!r}: num_generations must be an integer >= 1, got {self.num_generations!r}."
             )
-
-    def _agree_gpus(self) -> None:
         gpus = self.llm.agree_gpus(self.name, self.resources.gpus)
         if gpus != self.resources.gpus:
             object.__setattr__(self, "resources", dataclasses.replace(self.resources, gpus=gpus))
 
     # -- life cycle ----------------------------------------------------------------------
     def load(self) -> None:
-        """Loads the LLM (once per step run) after re-checking settings runtime parameters may change."""
+        """Loads the LLM (once per step run)."""
         super().load()
-        self._check_num_generations()
-        self._agree_gpus()
         self.llm.load()
 
     def unload(self) -> None:
@@ -100,7 +92,7 @@ class Task(Step):
             )
         model_name = self.llm.model_name
         rows: List[Dict[str, Any]] = []
-        for row, chat, output in zip(inputs, chats, outputs):
+        for row, chat, output in zip(inputs, chats, map(self._padded, outputs)):
             results = [self._result(row, chat, output, index) for index in range(len(output["generations"]))]
             if self.group_generations:
                 grouped = {key: [result.get(key) for result in results] for key in results[0]} if results else {}
@@ -108,6 +100,24 @@ class Task(Step):
             else:
                 rows.extend({**row, **result, "model_name": model_name} for result in results)
         yield rows
+
+    def _padded(self, output: GenerateOutput) -> GenerateOutput:
+        """``output`` with ``None`` generations (and an error) up to ``num_generations``: no row goes missing."""
+        generations = list(output.get("generations") or [])
+        missing = self.num_generations - len(generations)
+        if missing <= 0:
+            return output
+        statistics = output.get("statistics") or {}
+        return {
+            **output,
+            "generations": generations + [None] * missing,
+            "statistics": {
+                key: [_nth(values, index) for index in range(len(generations))] + [None] * missing
+                for key, values in statistics.items()
+            },
+            "error": output.get("error")
+            or f"{type(self.llm).__name__} returned {len(generations)} of {self.num_generations} generations",
+        }
 
     def _result(self, row: Dict[str, Any], chat: ChatType, output: GenerateOutput, index: int) -> Dict[str, Any]:
         generation = output["generations"][index]

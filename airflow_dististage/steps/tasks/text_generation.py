@@ -32,8 +32,8 @@ class TextGeneration(Task):
     template: str = Field(default="{{ instruction }}", description="The Jinja2 prompt template.")
     columns: Union[str, List[str]] = Field(default="instruction", description="The columns the template reads.")
 
-    def _post_init(self) -> None:
-        super()._post_init()
+    def _validate_attributes(self) -> None:
+        super()._validate_attributes()
         columns = [self.columns] if isinstance(self.columns, str) else self.columns
         if not isinstance(columns, (list, tuple)) or not columns or not all(isinstance(c, str) and c for c in columns):
             raise ValueError(
