@@ -49,12 +49,39 @@ class Distiset(dict):
         return f"Distiset({{{inner}}})"
 
 
-def _step_table(store: BatchStore, step: str) -> pa.Table:
+def _finished_part_count(store: BatchStore, plan: ExecutionPlan, step: str) -> int:
+    """How many parts ``step`` published as finished in ``store``'s run.
+
+    Raises:
+        RuntimeError: a replica of ``step`` has not finished in this run.
+    """
+    counts = []
+    for replica in range(plan.steps[step].replicas):
+        marker = store.read_marker(step, "finished", replica)
+        if marker is None:
+            raise RuntimeError(
+                f"Step {step!r} (replica {replica}) has not finished in run {store.run_id!r} of {store.url!r}:"
+                " the Distiset is built from finished leaf steps only."
+            )
+        counts.append(marker["batches"])
+    return max(counts)
+
+
+def _step_table(store: BatchStore, plan: ExecutionPlan, step: str) -> pa.Table:
+    """Parts ``0 .. batches-1`` of a finished step; other files in its folder (an earlier attempt's) are ignored."""
     import pyarrow as pa
 
     from airflow_dististage.runtime.encoding import decode_table, has_pickled_values, table_to_rows
 
-    tables = [decode_table(store.read_part_bytes(step, sequence)) for sequence in store.part_sequences(step)]
+    tables = []
+    for sequence in range(_finished_part_count(store, plan, step)):
+        data = store.read_part_bytes(step, sequence)
+        if data is None:
+            raise RuntimeError(
+                f"Step {step!r} finished but its part {sequence} is missing from {store.step_path(step)}:"
+                " its output was modified; rerun the step."
+            )
+        tables.append(decode_table(data))
     tables = [table for table in tables if table.num_rows]
     if not tables:
         return pa.table({})
@@ -75,12 +102,16 @@ def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def create_distiset(store: BatchStore, plan: ExecutionPlan) -> Distiset:
-    """The Distiset of a finished run: each leaf step's rows in sequence order."""
+    """The Distiset of a finished run: each leaf step's rows in sequence order.
+
+    Raises:
+        RuntimeError: a leaf step has not finished, or one of its parts is missing.
+    """
     from datasets import Dataset, DatasetDict
 
     leaves = plan.leaf_steps
     distiset = Distiset()
     for leaf in leaves:
         name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
-        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(_step_table(store, leaf))})
+        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(_step_table(store, plan, leaf))})
     return distiset

@@ -35,8 +35,11 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
     dataset reuses the loader with the new rows.
 
     Raises:
-        ValueError: the pipeline already has a generator step of its own.
+        ValueError: the pipeline already has a generator step of its own, or ``batch_size``
+            (``dataset_batch_size`` of ``Pipeline.run``) is not an integer >= 1.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"dataset_batch_size must be an integer >= 1, got {batch_size!r}.")
     rows = dataset_rows(dataset)
     loader = _LOADERS.get(pipeline)
     if loader is None:
@@ -51,6 +54,6 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
         loader.connect(*roots)
         _LOADERS[pipeline] = loader
     else:
-        object.__setattr__(loader, "data", rows)
-        object.__setattr__(loader, "batch_size", batch_size)
+        loader.data = rows
+        loader.batch_size = batch_size
     return loader

@@ -8,6 +8,7 @@ Output part ``k`` of a normal step holds everything ``process`` yielded for inpu
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import traceback
@@ -17,19 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.batching import chunked, input_batches
 from airflow_dististage.runtime.progress import StepProgress
-from airflow_dististage.runtime.status import StepState, read_step_state
+from airflow_dististage.runtime.status import StepState, UpstreamFailedError, current_marker, read_step_state
 from airflow_dististage.runtime.store import BatchStore
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
     from airflow_dististage.planning import ExecutionPlan
 
+logger = logging.getLogger("airflow_dististage.runtime")
+
 GLOBAL_OUTPUT_PART_ROWS = 1000
 """Rows per output part of a global step (it yields all its rows at once)."""
 
 _MAX_POLL_INTERVAL = 0.1
+_STATE_CHECK_SECONDS = 1.0
+"""While a predecessor's parts are there to read, its markers are still read this often."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class StepExecution:
         heartbeat_timeout: a predecessor silent for longer is treated as dead.
         poll_interval: first wait between looks for a predecessor's next part (it backs off).
         fingerprints: precomputed :func:`lineage_fingerprints` (saves recomputing them per replica).
+        final_attempt: False when a failure of this attempt will be retried (an Airflow task with
+            retries left): its ``failed`` marker then asks successors to wait for the retry.
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class StepExecution:
         heartbeat_timeout: float = 60.0,
         poll_interval: float = 0.01,
         fingerprints: Mapping[str, str] | None = None,
+        final_attempt: bool = True,
     ) -> None:
         if step_name not in plan.steps:
             raise ValueError(f"Step {step_name!r} is not in the plan of pipeline {plan.pipeline_name!r}.")
@@ -108,6 +117,7 @@ class StepExecution:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.poll_interval = poll_interval
+        self.final_attempt = final_attempt
         self.fingerprints = dict(fingerprints or lineage_fingerprints(pipeline, plan))
         self.fingerprint = self.fingerprints[step_name]
         self.attempt = 0
@@ -135,12 +145,29 @@ class StepExecution:
 
     def is_failed(self) -> bool:
         """Whether this replica published ``failed`` in this run (and has not restarted since)."""
-        marker = self.store.read_marker(self.step_name, "failed", self.replica)
-        return marker is not None and marker.get("fingerprint") == self.fingerprint
+        return self.failed_marker() is not None
+
+    def failed_marker(self) -> dict[str, Any] | None:
+        """This replica's ``failed`` marker in this run (``error`` holds the error text), else None."""
+        return self._own_marker("failed")
 
     def _finished_marker(self) -> dict[str, Any] | None:
-        marker = self.store.read_marker(self.step_name, "finished", self.replica)
-        return marker if marker is not None and marker.get("fingerprint") == self.fingerprint else None
+        return self._own_marker("finished")
+
+    def _own_marker(self, kind: str) -> dict[str, Any] | None:
+        return current_marker(self.store, self.step_name, kind, self.replica, self.fingerprint)
+
+    def mark_not_running(self) -> None:
+        """Marks an earlier attempt of this replica as no longer running; call before a new attempt waits.
+
+        A killed attempt leaves its ``started`` marker with its last heartbeat; once that is older
+        than ``heartbeat_timeout`` a successor would call the step dead before the new attempt
+        rewrote it. Without heartbeat the replica counts as not started, while fingerprint and
+        attempt stay, so :meth:`run` still resumes after the last committed part.
+        """
+        marker = self._own_marker("started")
+        if marker is not None and marker.get("heartbeat") is not None:
+            self.store.write_marker(self.step_name, "started", {**marker, "heartbeat": None}, self.replica)
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> StepSummary:
@@ -184,29 +211,29 @@ class StepExecution:
             rows_out=progress.rows_out,
             seconds=round(progress.seconds, 3),
         )
-        marker = {
-            "fingerprint": self.fingerprint,
-            "attempt": self.attempt,
-            "batches": parts,
-            "rows": summary.rows_out,
-            **vars(summary),
-        }
+        marker = {"fingerprint": self.fingerprint, "attempt": self.attempt, "batches": parts, **vars(summary)}
         self.store.write_marker(self.step_name, "finished", marker, self.replica)
         progress.log("finished")
         return summary
 
     def _begin_attempt(self, progress: StepProgress) -> set[int]:
-        """Publishes ``started``; returns the sequences an earlier attempt of this replica committed."""
-        previous = self.store.read_marker(self.step_name, "started", self.replica)
-        resuming = previous is not None and previous.get("fingerprint") == self.fingerprint
+        """Publishes ``started``; returns the sequences an earlier attempt of this replica committed.
+
+        Stale output (another fingerprint) loses its markers before its parts, so a crash in
+        between never leaves a ``finished`` marker without its parts. ``started`` is rewritten
+        before ``failed`` is withdrawn, so successors waiting for this retry never see a gap.
+        """
+        previous = self._own_marker("started")
         own = [seq for seq in self.store.part_sequences(self.step_name) if self._owns(seq)]
-        if not resuming:
+        if previous is None:
+            self.store.delete_marker(self.step_name, "finished", self.replica)
+            self.store.delete_marker(self.step_name, "started", self.replica)
             self.store.delete_parts(self.step_name, own)
             own = []
-        self.attempt = previous["attempt"] + 1 if resuming else 1
+        self.attempt = previous["attempt"] + 1 if previous is not None else 1
+        self.publish_heartbeat(progress)
         self.store.delete_marker(self.step_name, "failed", self.replica)
         self.store.delete_marker(self.step_name, "finished", self.replica)
-        self.publish_heartbeat(progress)
         return set(own)
 
     def _owns(self, sequence: int) -> bool:
@@ -223,9 +250,20 @@ class StepExecution:
         self.store.write_marker(self.step_name, "started", marker, self.replica)
 
     def publish_failure(self, error: BaseException) -> None:
-        """Publishes this replica's ``failed`` marker, so its successors stop and name it."""
+        """Publishes this replica's ``failed`` marker, so its successors stop and name it.
+
+        When this is not the final attempt and the error is the step's own (not a predecessor's),
+        the marker says ``will_retry``: successors wait for the retry (see :func:`read_step_state`).
+        """
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
-        marker = {"fingerprint": self.fingerprint, "attempt": self.attempt, "error": text}
+        will_retry = not self.final_attempt and not isinstance(error, UpstreamFailedError)
+        marker = {
+            "fingerprint": self.fingerprint,
+            "attempt": self.attempt,
+            "error": text,
+            "will_retry": will_retry,
+            "at": time.time(),
+        }
         self.store.write_marker(self.step_name, "failed", marker, self.replica)
 
     def _execute(self, progress: StepProgress, committed: set[int]) -> int:
@@ -264,16 +302,18 @@ class StepExecution:
         for predecessor in self.step_plan.predecessors:
             rows = [row for part in self._read_predecessor(predecessor) for row in part]
             progress.consumed(len(rows))
-            inputs.append(self.step.rename_inputs(rows))
-        outputs = self._collect(self.step.process(*inputs))
+            inputs.append(rows)
+        outputs = self._collect(self.step.process_applying_mappings(*inputs))
         parts = 0
-        for part in chunked(self.step.rename_outputs(outputs), GLOBAL_OUTPUT_PART_ROWS):
+        for part in chunked(outputs, GLOBAL_OUTPUT_PART_ROWS):
             self.store.write_part(self.step_name, parts, part)
             progress.produced(len(part))
             parts += 1
         return parts
 
     def _run_normal(self, progress: StepProgress, committed: set[int]) -> int:
+        # Every replica reads and decodes all predecessor parts, to cut the same input batches
+        # as its siblings, and skips the batches it does not own.
         sources = [self._read_predecessor(predecessor) for predecessor in self.step_plan.predecessors]
         sequence = -1
         for sequence, batch in enumerate(input_batches(sources, self.step.input_batch_size)):
@@ -283,7 +323,7 @@ class StepExecution:
             if sequence in committed:
                 progress.produced(len(self.store.read_part(self.step_name, sequence) or []))
                 continue
-            outputs = self.step.rename_outputs(self._collect(self.step.process(*map(self.step.rename_inputs, batch))))
+            outputs = self._collect(self.step.process_applying_mappings(*batch))
             self.store.write_part(self.step_name, sequence, outputs)
             progress.produced(len(outputs))
         return sequence + 1
@@ -301,16 +341,23 @@ class StepExecution:
         return rows
 
     def _read_predecessor(self, predecessor: str) -> Iterator[list[dict[str, Any]]]:
-        """``predecessor``'s parts in sequence order, waiting for each until it finished."""
+        """``predecessor``'s parts in sequence order, waiting for each until it finished.
+
+        Its markers are read whenever a part is missing and at least every
+        ``_STATE_CHECK_SECONDS`` otherwise, so a slow reader of a failed predecessor stops
+        within seconds instead of working through what was already written.
+        """
         sequence = 0
-        wait = self.poll_interval
+        backoff = Backoff(self.poll_interval, _MAX_POLL_INTERVAL)
+        checked_at = time.monotonic()
         while True:
             rows = self.store.read_part(predecessor, sequence)
+            if rows is None or time.monotonic() - checked_at >= _STATE_CHECK_SECONDS:
+                state = self._state_of(predecessor)  # raises when it failed or died
+                checked_at = time.monotonic()
             if rows is None:
-                state = self._state_of(predecessor)
                 if not state.finished:
-                    time.sleep(wait)
-                    wait = min(wait * 2, _MAX_POLL_INTERVAL)
+                    backoff.sleep()
                     continue
                 if sequence >= state.parts:
                     return
@@ -322,7 +369,7 @@ class StepExecution:
                     )
             yield rows
             sequence += 1
-            wait = self.poll_interval
+            backoff.reset()
 
 
 class _Heartbeat:
@@ -342,5 +389,9 @@ class _Heartbeat:
         self._thread.join(timeout=30)
 
     def _beat(self) -> None:
+        """Beats until stopped; a failed write (a brief store outage) is logged and the next beat retries."""
         while not self._stop.wait(self._execution.heartbeat_interval):
-            self._execution.publish_heartbeat(self._progress)
+            try:
+                self._execution.publish_heartbeat(self._progress)
+            except Exception:  # noqa: BLE001 - the next beat retries; dying here would look like a dead step
+                logger.warning("heartbeat of %r failed; trying again", self._execution, exc_info=True)

@@ -3,7 +3,9 @@
 Each GPU has a lock file; a claim holds ``flock`` on the files of the GPUs it got, so two processes
 on one host never hold the same GPU, and a process that dies releases its GPUs with its file
 descriptors. The host's GPUs are, in order of precedence: ``DISTISTAGE_GPUS`` (comma-separated
-indices, e.g. for a share of a machine), ``CUDA_VISIBLE_DEVICES``, or what ``nvidia-smi -L`` lists.
+indices or GPU/MIG UUIDs, e.g. for a share of a machine), ``CUDA_VISIBLE_DEVICES``, or what
+``nvidia-smi -L`` lists. Indices are ints, UUIDs stay strings; either is passed on unchanged in
+``CUDA_VISIBLE_DEVICES``. The lock folder and files are shared by every user of the host.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,18 +24,28 @@ from collections.abc import Iterator
 logger = logging.getLogger("airflow_dististage.runtime")
 
 DEFAULT_GPU_WAIT_SECONDS = 3600.0
+WAIT_LOG_SECONDS = 300.0
+"""A claim that waits logs that it still waits this often."""
 _POLL_SECONDS = 0.2
+_UUID = re.compile(r"(GPU|MIG)-[A-Za-z0-9/_.-]+")
+_UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
+
+GpuId = int | str
+"""A GPU as ``CUDA_VISIBLE_DEVICES`` names it: an index, or a ``GPU-...``/``MIG-...`` UUID."""
 
 
-def host_gpus() -> list[int]:
-    """The GPU indices this host offers to steps (see the module docstring)."""
+def host_gpus() -> list[GpuId]:
+    """The GPUs this host offers to steps (see the module docstring)."""
     for variable in ("DISTISTAGE_GPUS", "CUDA_VISIBLE_DEVICES"):
         value = os.environ.get(variable)
         if value is not None:
             entries = [gpu.strip() for gpu in value.split(",") if gpu.strip()]
-            if not all(entry.isdigit() for entry in entries):
-                raise ValueError(f"{variable}={value!r}: list GPUs by index (e.g. '0,1'), not by UUID.")
-            return [int(entry) for entry in entries]
+            bad = [entry for entry in entries if not entry.isdigit() and not _UUID.fullmatch(entry)]
+            if bad:
+                raise ValueError(
+                    f"{variable}={value!r}: {bad} is not a GPU index (e.g. '0,1') or UUID ('GPU-...', 'MIG-...')."
+                )
+            return [int(entry) if entry.isdigit() else entry for entry in entries]
     if shutil.which("nvidia-smi") is None:
         return []
     try:
@@ -43,15 +56,34 @@ def host_gpus() -> list[int]:
 
 
 def _lock_dir() -> str:
+    """The lock folder; one this process creates is world-writable and sticky, as ``/tmp`` is."""
     folder = os.environ.get("DISTISTAGE_GPU_LOCK_DIR") or os.path.join(
         tempfile.gettempdir(), "airflow_dististage_gpu_locks"
     )
-    os.makedirs(folder, exist_ok=True)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, exist_ok=True)
+        with contextlib.suppress(OSError):  # created by another user meanwhile: theirs to set
+            os.chmod(folder, 0o1777)
     return folder
 
 
+def _lock_path(folder: str, gpu: GpuId) -> str:
+    return os.path.join(folder, f"gpu-{_UNSAFE_FILE_CHARACTERS.sub('_', str(gpu))}.lock")
+
+
+def _open_lock_file(path: str) -> int:
+    """A read-only descriptor (enough for ``flock``) of the lock file, created readable by all users."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+        with contextlib.suppress(OSError):  # another user created it first
+            os.fchmod(descriptor, 0o666)
+        return descriptor
+
+
 def _try_lock(path: str) -> int | None:
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    descriptor = _open_lock_file(path)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -67,11 +99,12 @@ def _release(descriptors: list[int]) -> None:
 
 
 @contextlib.contextmanager
-def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[int]]:
+def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[GpuId]]:
     """Holds ``count`` GPUs of this host; sets ``CUDA_VISIBLE_DEVICES`` to them while held.
 
-    Waits for free GPUs (at most ``timeout`` seconds, default one hour); ``count == 0`` claims
-    nothing and changes nothing.
+    Waits for free GPUs (at most ``timeout`` seconds, default one hour; ``math.inf`` waits as
+    long as it takes), logging every ``WAIT_LOG_SECONDS``; ``count == 0`` claims nothing and
+    changes nothing.
 
     Raises:
         ValueError: ``count`` is negative or exceeds the host's GPUs.
@@ -89,13 +122,14 @@ def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[int]]:
             " lower StepResources(gpus=...) or run it on a bigger machine."
         )
     folder = _lock_dir()
-    deadline = time.monotonic() + (DEFAULT_GPU_WAIT_SECONDS if timeout is None else timeout)
-    waiting_logged = False
+    limit = DEFAULT_GPU_WAIT_SECONDS if timeout is None else timeout
+    began = time.monotonic()
+    next_log = began
     while True:
         held: list[int] = []
-        claimed: list[int] = []
+        claimed: list[GpuId] = []
         for gpu in gpus:
-            descriptor = _try_lock(os.path.join(folder, f"gpu-{gpu}.lock"))
+            descriptor = _try_lock(_lock_path(folder, gpu))
             if descriptor is not None:
                 held.append(descriptor)
                 claimed.append(gpu)
@@ -104,11 +138,12 @@ def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[int]]:
         if len(claimed) == count:
             break
         _release(held)
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"No {count} free GPU(s) among {gpus} within {timeout or DEFAULT_GPU_WAIT_SECONDS} s.")
-        if not waiting_logged:
-            logger.info("waiting for %d free GPU(s) among %s", count, gpus)
-            waiting_logged = True
+        now = time.monotonic()
+        if now - began >= limit:
+            raise TimeoutError(f"No {count} free GPU(s) among {gpus} within {limit} s.")
+        if now >= next_log:
+            logger.info("waiting for %d free GPU(s) among %s (%.0f s so far)", count, gpus, now - began)
+            next_log = now + WAIT_LOG_SECONDS
         time.sleep(_POLL_SECONDS)
     previous = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, claimed))

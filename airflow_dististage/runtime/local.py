@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -20,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
 from airflow_dististage.runtime.executor import StepExecution, lineage_fingerprints
-from airflow_dististage.runtime.gpus import claim_gpus
+from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
 from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
 
@@ -93,6 +95,8 @@ def run_pipeline(
         heartbeat_timeout: seconds of silence after which a running step counts as dead.
 
     Raises:
+        ValueError: the plan cannot run on this host (a step needs more GPUs than it has);
+            raised before any step runs.
         StepFailedError: a step failed; the other steps of its stage are stopped.
     """
     if dataset is not None:
@@ -107,15 +111,19 @@ def run_pipeline(
     fingerprints = lineage_fingerprints(pipeline, plan)
     if show_progress is None:
         show_progress = sys.stdout.isatty()
-    preload_converters()
-    for stage in plan.stages:
-        executions = [
+    stages = [
+        [
             StepExecution(
                 pipeline, plan, store, name, replica, heartbeat_timeout=heartbeat_timeout, fingerprints=fingerprints
             )
             for name in stage.steps
             for replica in range(plan.steps[name].replicas)
         ]
+        for stage in plan.stages
+    ]
+    _check_gpus(plan)
+    preload_converters()
+    for stage, executions in zip(plan.stages, stages):
         pending = [execution for execution in executions if not execution.is_finished()]
         if pending:
             _run_stage(stage, pending, plan, store, fingerprints, show_progress)
@@ -135,6 +143,20 @@ def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -
             " local runner runs each step in its own process; use a folder or a shared filesystem URL."
         )
     return store
+
+
+def _check_gpus(plan: ExecutionPlan) -> None:
+    """Raises naming the first step whose replicas each need more GPUs than this host has."""
+    needs = {name: step_plan.gpus_per_replica for name, step_plan in plan.steps.items() if step_plan.gpus_per_replica}
+    if not needs:
+        return
+    available = host_gpus()
+    for name, gpus in needs.items():
+        if gpus > len(available):
+            raise ValueError(
+                f"Step {name!r} needs {gpus} GPU(s) per replica but this host has {len(available)}"
+                f" ({available or 'none'}); lower its StepResources(gpus=...) or run on a bigger machine."
+            )
 
 
 def _steps_without_cache(pipeline: Pipeline) -> set[str]:
@@ -157,6 +179,7 @@ def _run_stage(
     logger.info("stage %d: running %s", stage.index, [repr(execution) for execution in executions])
     for execution in executions:
         store.delete_marker(execution.step_name, "failed", execution.replica)
+        execution.mark_not_running()  # a killed run's old heartbeats must not look like dead steps
     context = multiprocessing.get_context("fork")
     processes: dict[BaseProcess, StepExecution] = {}
     display = LiveDisplay(store, plan, fingerprints) if show_progress else None
@@ -195,10 +218,9 @@ def _failure(
     processes: dict[BaseProcess, StepExecution], exited: BaseProcess, execution: StepExecution
 ) -> StepFailedError:
     """The error to report: the first failed step in plan order, which is the root cause."""
-    store = execution.store
     for candidate in processes.values():
-        marker = store.read_marker(candidate.step_name, "failed", candidate.replica)
-        if marker is not None and marker.get("fingerprint") == candidate.fingerprint:
+        marker = candidate.failed_marker()
+        if marker is not None:
             return StepFailedError(candidate.step_name, candidate.replica, marker["error"])
     reason = f"its process exited with code {exited.exitcode}"
     if exited.exitcode is not None and exited.exitcode < 0:
@@ -231,14 +253,17 @@ def _die_with_parent() -> None:
 
 
 def _child_main(execution: StepExecution, gpus: int) -> None:
-    """Body of a step process: wait for the predecessors, claim GPUs, run the step."""
+    """Body of a step process: wait for the predecessors, claim GPUs, run the step.
+
+    The GPU wait has no limit: the holders are sibling processes the parent watches, so it ends
+    when they finish or the stage is stopped.
+    """
     _die_with_parent()
     try:
-        wait = execution.poll_interval
+        backoff = Backoff(execution.poll_interval, _MAX_WAIT)
         while not execution.predecessors_started():
-            time.sleep(wait)
-            wait = min(wait * 2, _MAX_WAIT)
-        with claim_gpus(gpus):
+            backoff.sleep()
+        with claim_gpus(gpus, timeout=math.inf):
             execution.run()
     except BaseException as error:
         if not execution.is_failed():

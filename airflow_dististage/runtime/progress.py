@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from airflow_dististage.runtime.status import current_marker
+
 if TYPE_CHECKING:
     from airflow_dististage.planning import ExecutionPlan
     from airflow_dististage.runtime.store import BatchStore
@@ -124,8 +126,8 @@ class LiveDisplay:
         states = []
         for replica in range(replicas):
             for kind in ("failed", "finished", "started"):
-                marker = self._store.read_marker(step, kind, replica)
-                if marker is not None and marker.get("fingerprint") == self._fingerprints[step]:
+                marker = current_marker(self._store, step, kind, replica, self._fingerprints[step])
+                if marker is not None and not (kind == "started" and marker.get("heartbeat") is None):
                     states.append(kind)
                     for key in ("rows_in", "rows_out", "batches_out"):
                         totals[key] += marker.get(key, 0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from airflow_dististage.runtime.store import BatchStore
+if TYPE_CHECKING:
+    from airflow_dististage.runtime.store import BatchStore
 
 
 class UpstreamFailedError(RuntimeError):
@@ -32,6 +34,16 @@ class StepState:
         return self.parts is not None
 
 
+def current_marker(store: BatchStore, step: str, kind: str, replica: int, fingerprint: str) -> dict[str, Any] | None:
+    """``step``'s ``kind`` marker of ``replica`` when it belongs to ``fingerprint``, else None.
+
+    A marker of another fingerprint was left by an earlier version of the step or its inputs
+    (a stale cache) and says nothing about this run.
+    """
+    marker = store.read_marker(step, kind, replica)
+    return marker if marker is not None and marker.get("fingerprint") == fingerprint else None
+
+
 def read_step_state(
     store: BatchStore,
     step: str,
@@ -41,24 +53,29 @@ def read_step_state(
 ) -> StepState:
     """Reads ``step``'s markers; markers of another fingerprint (a stale cache) do not count.
 
+    A ``started`` marker without heartbeat belongs to an attempt that is not running (yet): the
+    replica counts as not started. A ``failed`` marker with ``will_retry`` counts as running for
+    ``heartbeat_timeout`` seconds, the time its retry has to start.
+
     Raises:
-        UpstreamFailedError: a replica published ``failed``, or its heartbeat is older than
-            ``heartbeat_timeout`` seconds without ``finished``.
+        UpstreamFailedError: a replica published ``failed`` (and no retry is due), or its
+            heartbeat is older than ``heartbeat_timeout`` seconds without ``finished``.
     """
     started = True
     parts: int | None = None
     all_finished = True
     for replica in range(replicas):
-        finished = store.read_marker(step, "finished", replica)
-        if finished is not None and finished.get("fingerprint") == fingerprint:
+        finished = current_marker(store, step, "finished", replica, fingerprint)
+        if finished is not None:
             parts = finished["batches"]
             continue
         all_finished = False
-        failed = store.read_marker(step, "failed", replica)
-        if failed is not None and failed.get("fingerprint") == fingerprint:
-            raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
-        running = store.read_marker(step, "started", replica)
-        if running is None or running.get("fingerprint") != fingerprint:
+        failed = current_marker(store, step, "failed", replica, fingerprint)
+        if failed is not None:
+            _check_retry_due(step, replica, failed, heartbeat_timeout)
+            continue
+        running = current_marker(store, step, "started", replica, fingerprint)
+        if running is None or running.get("heartbeat") is None:
             started = False
             continue
         silence = time.time() - running["heartbeat"]
@@ -69,3 +86,16 @@ def read_step_state(
                 f" {silence:.0f} s ago, limit {heartbeat_timeout:.0f} s): its process died.",
             )
     return StepState(started=started, parts=parts if all_finished else None)
+
+
+def _check_retry_due(step: str, replica: int, failed: dict[str, Any], heartbeat_timeout: float) -> None:
+    """Raises unless ``failed`` announced a retry less than ``heartbeat_timeout`` seconds ago."""
+    if not failed.get("will_retry"):
+        raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
+    waited = time.time() - failed["at"]
+    if waited > heartbeat_timeout:
+        raise UpstreamFailedError(
+            step,
+            f"failed (replica {replica}) and was not retried within {heartbeat_timeout:.0f} s"
+            f" ({waited:.0f} s ago): {failed.get('error')}",
+        )

@@ -143,9 +143,11 @@ class BatchStore:
         return self._read(self._part_path(step, sequence))
 
     def part_sequences(self, step: str) -> list[int]:
-        """Sequence numbers of ``step``'s committed parts, ascending."""
+        """Sequence numbers of ``step``'s committed parts, ascending (never a cached listing)."""
+        folder = f"{self.step_path(step)}/parts"
+        self.fs.invalidate_cache(folder)  # s3fs/gcsfs would otherwise answer from an old listing
         try:
-            names = self.fs.ls(f"{self.step_path(step)}/parts", detail=False)
+            names = self.fs.ls(folder, detail=False)
         except FileNotFoundError:
             return []
         sequences = []

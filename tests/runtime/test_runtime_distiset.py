@@ -71,3 +71,36 @@ def test_rows_with_different_columns_keep_every_column(store_path: str) -> None:
         LoadDataFromDicts(data=[{"a": 1}, {"a": 2, "b": "x"}], batch_size=5)
     rows = pipeline.run(storage_parameters={"path": store_path})["default"]["train"].to_list()
     assert rows == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
+
+
+def _finished_chain(store_path: str):
+    from airflow_dististage.runtime import BatchStore, StepExecution
+
+    with Pipeline(name="exact-parts") as pipeline:
+        Numbers(name="gen", count=25, batch_size=10) >> AddOne(name="plus", input_batch_size=10)
+    plan, store = pipeline.plan(), BatchStore(store_path, "exact-parts", "run")
+    for name in ("gen", "plus"):
+        StepExecution(pipeline, plan, store, name).run()
+    return plan, store
+
+
+def test_distiset_reads_exactly_the_finished_parts(store_path: str) -> None:
+    from airflow_dististage.distiset import create_distiset
+
+    plan, store = _finished_chain(store_path)
+    store.write_part("plus", 3, [{"n": -1}])  # left by an earlier attempt that wrote more parts
+    assert create_distiset(store, plan)["default"]["train"]["n"] == list(range(1, 26))
+
+
+def test_distiset_of_an_unfinished_or_damaged_leaf_is_a_clear_error(store_path: str) -> None:
+    import pytest
+
+    from airflow_dististage.distiset import create_distiset
+
+    plan, store = _finished_chain(store_path)
+    store.delete_parts("plus", [1])
+    with pytest.raises(RuntimeError, match=r"Step 'plus' finished but its part 1 is missing"):
+        create_distiset(store, plan)
+    store.delete_marker("plus", "finished")
+    with pytest.raises(RuntimeError, match=r"Step 'plus' \(replica 0\) has not finished in run 'run'"):
+        create_distiset(store, plan)

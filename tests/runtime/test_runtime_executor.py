@@ -98,7 +98,7 @@ def test_crashed_step_resumes_after_its_last_committed_part(store_path: str, tmp
     assert log.read_text().split() == [str(n) for n in range(0, 100, 10)]
     assert store.read_marker("crashy", "started")["attempt"] == 2
     assert (summary.batches_in, summary.rows_in, summary.batches_out, summary.rows_out) == (10, 100, 10, 100)
-    assert store.read_marker("crashy", "finished")["rows"] == 100
+    assert store.read_marker("crashy", "finished")["rows_out"] == 100
     rows = [row for seq in store.part_sequences("crashy") for row in store.read_part("crashy", seq)]
     assert rows == [{"n": n} for n in range(100)]
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import stat
+import time
 from pathlib import Path
 
 import pytest
 
-from airflow_dististage.runtime.gpus import claim_gpus
+from airflow_dististage.pipeline import Pipeline
+from airflow_dististage.runtime import BatchStore, StepExecution, gpus as gpus_module, lineage_fingerprints
+from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
+from airflow_dististage.runtime.local import LOCAL_RUN_ID
+from airflow_dististage.steps import StepResources
 from tests.runtime.conftest import rows_of
-from tests.runtime.steps_for_tests import replicated_pipeline
+from tests.runtime.steps_for_tests import AddOne, Numbers, RecordPid, replicated_pipeline
 
 
 @pytest.fixture
@@ -73,3 +80,96 @@ def test_gpu_replicas_wait_for_a_free_gpu_instead_of_failing(two_gpus: None, tmp
     rows = rows_of(pipeline.run(storage_parameters={"path": str(tmp_path / "store")}))
     assert [row["n"] for row in rows] == list(range(60))
     assert {row["gpus"] for row in rows} <= {"0", "1"}
+
+
+@pytest.fixture
+def one_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that offers GPU 0 only, with its own lock folder."""
+    monkeypatch.setenv("DISTISTAGE_GPUS", "0")
+    monkeypatch.setenv("DISTISTAGE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+def _hold_gpu_for(seconds: float, ready) -> None:
+    with claim_gpus(1) as gpus:
+        ready.send(gpus)
+        time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def _gpu_held_elsewhere(seconds: float):
+    """Another process holds one GPU for ``seconds``."""
+    context = multiprocessing.get_context("fork")
+    ready_child, ready_parent = context.Pipe()
+    holder = context.Process(target=_hold_gpu_for, args=(seconds, ready_child))
+    holder.start()
+    try:
+        ready_parent.recv()
+        yield
+    finally:
+        holder.join(30)
+
+
+def test_local_gpu_step_waits_for_a_busy_gpu_beyond_the_claim_timeout(
+    one_gpu: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gpus_module, "DEFAULT_GPU_WAIT_SECONDS", 0.2)
+    with _gpu_held_elsewhere(1.5):
+        start = time.monotonic()
+        rows = rows_of(replicated_pipeline(20, replicas=1, gpus=1).run(storage_parameters={"path": str(tmp_path)}))
+    assert time.monotonic() - start > 1.0
+    assert [row["n"] for row in rows] == list(range(20))
+    assert {row["gpus"] for row in rows} == {"0"}
+
+
+def test_resume_after_a_killed_run_does_not_mistake_old_heartbeats_for_dead_steps(
+    one_gpu: None, tmp_path: Path
+) -> None:
+    """The GPU step's new process waits for its GPU while its successor checks it: still alive."""
+    with Pipeline(name="resumed") as pipeline:
+        (
+            Numbers(name="gen", count=50, batch_size=10)
+            >> RecordPid(name="gpu_step", input_batch_size=10, resources=StepResources(gpus=1))
+            >> AddOne(name="after", input_batch_size=10)
+        )
+    plan = pipeline.plan()
+    store = BatchStore(str(tmp_path), pipeline.name, LOCAL_RUN_ID)
+    fingerprint = lineage_fingerprints(pipeline, plan)["gpu_step"]
+    StepExecution(pipeline, plan, store, "gen").run()
+    killed = {"fingerprint": fingerprint, "attempt": 1, "heartbeat": time.time() - 1000}
+    store.write_marker("gpu_step", "started", killed)
+    with _gpu_held_elsewhere(2.0):
+        rows = rows_of(pipeline.run(storage_parameters={"path": str(tmp_path)}, heartbeat_timeout=10))
+    assert [row["n"] for row in rows] == list(range(1, 51))
+    assert store.read_marker("gpu_step", "started")["attempt"] == 2
+
+
+def test_gpu_uuids_are_passed_on_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISTISTAGE_GPUS", "GPU-8a3b-01,MIG-GPU-8a3b/1/0")
+    monkeypatch.setenv("DISTISTAGE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    with claim_gpus(2) as gpus:
+        assert gpus == ["GPU-8a3b-01", "MIG-GPU-8a3b/1/0"]
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "GPU-8a3b-01,MIG-GPU-8a3b/1/0"
+    monkeypatch.setenv("DISTISTAGE_GPUS", "0,gpu zero")
+    with pytest.raises(ValueError, match=r"\['gpu zero'\] is not a GPU index"):
+        host_gpus()
+
+
+def test_lock_folder_and_files_are_usable_by_every_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISTISTAGE_GPUS", "0")
+    monkeypatch.setenv("DISTISTAGE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    with claim_gpus(1):
+        pass
+    assert stat.S_IMODE((tmp_path / "locks").stat().st_mode) == 0o1777
+    lock = tmp_path / "locks" / "gpu-0.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o666
+    lock.chmod(0o444)  # someone else's file we may only read: flock still works
+    with claim_gpus(1) as gpus:
+        assert gpus == [0]
+
+
+def test_a_zero_timeout_is_reported_as_zero(one_gpu: None) -> None:
+    with _gpu_held_elsewhere(1.0):
+        with pytest.raises(TimeoutError, match=r"within 0 s"):
+            with claim_gpus(1, timeout=0):
+                pass

@@ -219,3 +219,57 @@ def test_live_progress_shows_every_step(
 def test_in_memory_storage_is_rejected_with_a_reason() -> None:
     with pytest.raises(ValueError, match="in-memory filesystem is private to one process"):
         seed_pipeline(3).run(storage_parameters={"path": "memory://runs"})
+
+
+def test_dataset_batch_size_is_validated_on_every_run(store_path: str) -> None:
+    pipeline = _dataset_pipeline()
+    data = [{"instruction": f"q{i}"} for i in range(4)]
+    pipeline.run(dataset=data, storage_parameters={"path": store_path}, dataset_batch_size=2)
+    with pytest.raises(ValueError, match="dataset_batch_size must be an integer >= 1, got 0"):
+        pipeline.run(dataset=data, storage_parameters={"path": store_path}, dataset_batch_size=0)
+    with pytest.raises(ValueError, match="dataset_batch_size must be an integer >= 1, got 0"):
+        _dataset_pipeline().run(dataset=data, storage_parameters={"path": store_path}, dataset_batch_size=0)
+
+
+def test_a_step_needing_more_gpus_than_the_host_has_fails_before_any_step_runs(
+    store_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_dististage.steps import StepResources
+
+    monkeypatch.setenv("DISTISTAGE_GPUS", "0")
+    monkeypatch.setenv("DISTISTAGE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    with Pipeline(name="too-big") as pipeline:
+        (
+            Numbers(name="gen", count=20)
+            >> AddOne(name="first")
+            >> AddOne(name="big", resources=StepResources(gpus=2, replicas=2))
+        )
+    with pytest.raises(ValueError, match=r"Step 'big' needs 2 GPU\(s\) per replica but this host has 1"):
+        pipeline.run(load_groups="sequential_step_execution", storage_parameters={"path": store_path})
+    assert not (Path(store_path) / "too-big").exists()
+
+
+def test_replicas_of_a_global_step_are_rejected_before_any_step_runs(store_path: str) -> None:
+    from airflow_dististage.steps import StepResources
+    from tests.runtime.steps_for_tests import Total
+
+    with Pipeline(name="global-replicas") as pipeline:
+        Numbers(name="gen", count=20) >> AddOne(name="first") >> Total(name="sum", resources=StepResources(replicas=2))
+    with pytest.raises(ValueError, match="'sum'"):
+        pipeline.run(load_groups="sequential_step_execution", storage_parameters={"path": store_path})
+    assert not (Path(store_path) / "global-replicas" / "local" / "gen").exists()
+
+
+def test_importing_the_gpu_module_loads_no_data_library() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = (
+        "import sys\n"
+        "import airflow_dististage.runtime.gpus\n"
+        "print(sorted(m for m in ('pyarrow', 'fsspec', 'networkx') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
