@@ -6,6 +6,9 @@ its Distiset is, stops Airflow and exits (0 when the run succeeded).
 
 ``python -m airflow_dististage.demo --ui`` starts the same Airflow with a login, triggers the seed
 DAG once and keeps the UI up until Ctrl-C, printing its URL, user and password.
+
+``--home`` is emptied first only if an earlier demo created it (it holds :data:`HOME_MARKER`) or
+it is empty; any other folder is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -26,17 +29,41 @@ SEED_DAG_ID = "seed_pipeline"
 DEMO_GPUS = 1
 RUN_TIMEOUT_S = 300.0
 UI_PORT = 8080
+HOME_MARKER = ".dististage-demo-home"
+
+
+def prepare_home(home: Path) -> None:
+    """Makes ``home`` an empty demo folder; deletes only a folder an earlier demo created.
+
+    Raises:
+        FileExistsError: ``home`` exists, is not empty and holds no :data:`HOME_MARKER`.
+    """
+    if (home / HOME_MARKER).is_file():
+        shutil.rmtree(home)
+    elif home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise FileExistsError(
+            f"--home {str(home)!r} exists and was not created by the demo (no {HOME_MARKER} in it);"
+            " it is left alone. Choose a new or empty folder, or delete it yourself."
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    (home / HOME_MARKER).write_text("Created by python -m airflow_dististage.demo; its next run deletes this folder.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the demo (or keeps the UI up with ``--ui``); returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m airflow_dististage.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--ui", action="store_true", help="keep the Airflow UI up until Ctrl-C")
-    parser.add_argument("--home", type=Path, default=REPO_ROOT / ".demo", help="AIRFLOW_HOME to (re)create")
+    parser.add_argument(
+        "--home", type=Path, default=REPO_ROOT / ".demo", help="AIRFLOW_HOME to create (or recreate, if a demo made it)"
+    )
     parser.add_argument("--dags", type=Path, default=REPO_ROOT / "dags_examples", help="DAG files to serve")
     args = parser.parse_args(argv)
 
-    shutil.rmtree(args.home, ignore_errors=True)
+    try:
+        prepare_home(args.home)
+    except FileExistsError as error:
+        print(error, file=sys.stderr)
+        return 2
     stack = AirflowDevStack(
         args.home,
         args.dags,

@@ -22,7 +22,7 @@ from airflow_dististage.compiler.graph import (
     build_dag_spec,
     kubernetes_executor_config,
 )
-from airflow_dististage.compiler.options import DEFAULT_STEP_RETRIES, resolve_options
+from airflow_dististage.compiler.options import DEFAULT_STEP_RETRIES, check_retries, resolve_options
 from airflow_dististage.compiler.params import build_params, collect_step_params
 from airflow_dististage.compiler.tasks import CompiledPipeline, check_gpu_pool
 
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG, Asset
 
     from airflow_dististage.pipeline import Pipeline
+
+PLAN_ATTRIBUTE = "dististage_plan"
+"""The compiled DAG's attribute holding its :class:`~airflow_dististage.planning.ExecutionPlan`."""
+POOL_ATTRIBUTE = "dististage_gpu_pool"
+"""The compiled DAG's attribute holding the name of its GPU pool."""
 
 
 def distiset_asset(dag_id: str, output: str | None = None) -> Asset:
@@ -66,6 +71,8 @@ def compile_pipeline(
     reschedule_seconds: float = 5.0,
     start_timeout_seconds: float = 6 * 3600.0,
     step_retries: int | None = None,
+    check_gpu_pool: str = "strict",
+    gpu_claim_timeout_seconds: float = 600.0,
     **dag_kwargs: Any,
 ) -> DAG:
     """Compiles ``pipeline`` to an Airflow DAG: one TaskGroup ``stage_<i>`` per load stage.
@@ -78,15 +85,21 @@ def compile_pipeline(
         schedule, start_date, default_args: as for ``DAG``.
         params: extra DAG Params, kept next to the steps' runtime-parameter Params.
         gpu_pool: the pool gating GPU steps (default ``[dististage] gpu_pool``).
-        store: batch store URL (default ``[dististage] store``).
-        output: where each run saves its Distiset (default ``[dististage] output``).
+        store: batch store URL or absolute folder (default ``[dististage] store``); each run
+            writes under ``<store>/<dag_id>/<run_id>/``.
+        output: where each run saves its Distiset, URL or absolute folder (default ``[dististage] output``).
         gpu_pool_slots: the pool's size if known now; a step needing more GPUs is rejected here.
         queue: Celery queue for GPU steps.
         kubernetes_gpu: attach a KubernetesExecutor pod override requesting ``nvidia.com/gpu``.
         reschedule_seconds: wait between checks of a step whose predecessors have not started.
         start_timeout_seconds: fail a step that waited this long for its predecessors to start.
         step_retries: retries of step tasks (default: ``default_args["retries"]`` if given, else 2);
-            a retry resumes the step. A failed predecessor fails a step without retries.
+            a retry resumes the step. While a failed step will be retried, its successors wait
+            for it; once it failed for good, they fail without retries.
+        check_gpu_pool: ``"strict"`` (default) fails a run whose GPU pool cannot be checked (the
+            provider plugin is not installed on the api-server, or the API is unreachable);
+            ``"warn"`` only logs it and runs on. A missing or too small pool fails in both modes.
+        gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
         **dag_kwargs: passed to ``DAG`` (``tags``, ``catchup``, ``max_active_runs``, ...).
 
     Raises:
@@ -98,6 +111,7 @@ def compile_pipeline(
     default_args = dict(default_args or {})
     if step_retries is None:
         step_retries = default_args.get("retries", DEFAULT_STEP_RETRIES)
+        check_retries(step_retries, "default_args['retries'] (the step tasks' retries)")
     options = resolve_options(
         dag_id,
         store=store,
@@ -109,6 +123,8 @@ def compile_pipeline(
         reschedule_seconds=reschedule_seconds,
         start_timeout_seconds=start_timeout_seconds,
         step_retries=step_retries,
+        check_gpu_pool=check_gpu_pool,
+        gpu_claim_timeout_seconds=gpu_claim_timeout_seconds,
     )
     plan = pipeline.plan(load_groups)
     spec = build_dag_spec(plan, options)
@@ -116,8 +132,9 @@ def compile_pipeline(
     dag_params = build_params(step_params, params, list(pipeline.steps))
     compiled = CompiledPipeline(pipeline=pipeline, plan=plan, options=options, step_params=step_params)
     doc_md = render_doc_md(pipeline, plan, options)
-    if dag_kwargs.get("doc_md"):
-        doc_md = f"{dag_kwargs.pop('doc_md')}\n\n{doc_md}"
+    user_doc = dag_kwargs.pop("doc_md", None)
+    if user_doc:
+        doc_md = f"{user_doc}\n\n{doc_md}"
     dag_kwargs.setdefault("description", pipeline.description)
     dag_kwargs.setdefault("tags", ["dististage"])
 
@@ -135,8 +152,8 @@ def compile_pipeline(
     dag.params = dag_params
     dag.fileloc = _calling_file()
     # Read by `airflow dististage plan` (provider/commands.py).
-    dag.dististage_plan = plan
-    dag.dististage_gpu_pool = options.gpu_pool
+    setattr(dag, PLAN_ATTRIBUTE, plan)
+    setattr(dag, POOL_ATTRIBUTE, options.gpu_pool)
     return dag
 
 

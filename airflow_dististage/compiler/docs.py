@@ -43,7 +43,7 @@ def render_doc_md(pipeline: Pipeline, plan: ExecutionPlan, options: CompileOptio
         f"{len(plan.steps)} steps in {len(plan.stages)} load stages. Stage *i + 1* starts when stage *i*"
         " has succeeded; the steps of one stage run together and stream batches through the store.",
         "",
-        f"- Batch store: `{options.store}`",
+        f"- Batch store: `{options.store}/{options.dag_id}/<run_id>/`",
         f"- Distiset output: `{options.output}/{options.dag_id}/<run_id>/`",
         f"- GPU pool: `{options.gpu_pool}`",
         "",

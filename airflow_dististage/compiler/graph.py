@@ -59,6 +59,7 @@ class DagSpec:
     stages: tuple[StageSpec, ...]
     gpu_pool: str
     max_gpus_per_task: int
+    check_gpu_pool: str
 
     @property
     def needs_gpu_pool(self) -> bool:
@@ -104,6 +105,7 @@ def build_dag_spec(plan: ExecutionPlan, options: CompileOptions) -> DagSpec:
     return DagSpec(
         stages=stages,
         gpu_pool=options.gpu_pool,
+        check_gpu_pool=options.check_gpu_pool,
         max_gpus_per_task=max((t.gpus_per_replica for s in stages for t in s.tasks), default=0),
     )
 

@@ -7,11 +7,12 @@ never when the package is imported.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
-DEFAULT_GPU_POOL = "dististage_gpu"
 DEFAULT_STEP_RETRIES = 2
+GPU_POOL_CHECK_MODES = ("strict", "warn")
 _DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
 
 
@@ -25,9 +26,15 @@ class CompileOptions:
 
     Attributes:
         dag_id: the DAG's id.
-        store: fsspec URL or folder of the batch store (each run under ``<store>/<pipeline>/<run_id>``).
-        output: fsspec URL or folder where each run saves its Distiset (``<output>/<dag_id>/<run_id>``).
+        store: fsspec URL or absolute folder of the batch store (each run under ``<store>/<dag_id>/<run_id>``).
+        output: fsspec URL or absolute folder where each run saves its Distiset (``<output>/<dag_id>/<run_id>``).
+            Relative folders are refused: each Airflow process would resolve them against its own cwd.
         gpu_pool: Airflow pool that gates steps declaring ``resources.gpus``.
+        check_gpu_pool: what the run's first task does when it cannot read the pool's size from the
+            provider plugin on the api-server (plugin not installed, API unreachable or refusing):
+            ``"strict"`` fails the run saying why, ``"warn"`` logs a warning and lets the run go on
+            (a missing pool then leaves GPU steps waiting in "scheduled"). A pool known to be
+            missing or too small fails the run in both modes.
         gpu_pool_slots: the pool's size if known at compile time; steps needing more are rejected.
         queue: Celery queue for GPU steps (None: the executor's default queue).
         kubernetes_gpu: attach a pod override requesting ``nvidia.com/gpu`` to GPU steps.
@@ -36,18 +43,21 @@ class CompileOptions:
         step_retries: retries of a failed step task, ``reschedule_seconds`` apart. A retry resumes
             after the last committed batch, or returns at once if the step had finished (Airflow
             may fail a task that just came back from a reschedule while it runs).
+        gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
     """
 
     dag_id: str
     store: str
     output: str
-    gpu_pool: str = DEFAULT_GPU_POOL
+    gpu_pool: str
     gpu_pool_slots: int | None = None
     queue: str | None = None
     kubernetes_gpu: bool = False
     reschedule_seconds: float = 5.0
     start_timeout_seconds: float = 6 * 3600.0
     step_retries: int = DEFAULT_STEP_RETRIES
+    check_gpu_pool: str = "strict"
+    gpu_claim_timeout_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.dag_id, str) or not _DAG_ID_PATTERN.match(self.dag_id):
@@ -58,18 +68,32 @@ class CompileOptions:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise CompileError(f"Compile option {name}= must be a non-empty string, got {value!r}.")
+        for name in ("store", "output"):
+            value = getattr(self, name)
+            if "://" not in value and not os.path.isabs(value):
+                raise CompileError(
+                    f"Compile option {name}={value!r} is a relative folder: the DAG file and each task"
+                    f" resolve it against their own working directory. Give an absolute path or a URL."
+                )
         if self.gpu_pool_slots is not None and (
             not isinstance(self.gpu_pool_slots, int) or self.gpu_pool_slots < 0
         ):
             raise CompileError(f"gpu_pool_slots must be None or an integer >= 0, got {self.gpu_pool_slots!r}.")
         if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
             raise CompileError(f"queue must be None or a non-empty string, got {self.queue!r}.")
-        if not isinstance(self.step_retries, int) or self.step_retries < 0:
-            raise CompileError(f"step_retries must be an integer >= 0, got {self.step_retries!r}.")
-        for name in ("reschedule_seconds", "start_timeout_seconds"):
+        check_retries(self.step_retries, "step_retries")
+        if self.check_gpu_pool not in GPU_POOL_CHECK_MODES:
+            raise CompileError(f"check_gpu_pool must be one of {GPU_POOL_CHECK_MODES}, got {self.check_gpu_pool!r}.")
+        for name in ("reschedule_seconds", "start_timeout_seconds", "gpu_claim_timeout_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CompileError(f"{name} must be a positive number of seconds, got {value!r}.")
+
+
+def check_retries(value: object, name: str) -> None:
+    """Raises :class:`CompileError` naming ``name`` (where the value came from) unless ``value`` is an int >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CompileError(f"{name} must be an integer >= 0, got {value!r}.")
 
 
 def resolve_options(

@@ -8,6 +8,7 @@ compile time, never by splitting strings.
 
 from __future__ import annotations
 
+import copy
 import json
 import typing
 from collections.abc import Mapping
@@ -122,15 +123,13 @@ def build_params(
 def runtime_values(step_params: Mapping[str, StepParam], values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """A run's Param values as ``{step: {parameter: value}}`` for ``Pipeline.set_runtime_parameters``.
 
-    Values equal to the compiled default are left out, so a run with default Params leaves the
-    steps exactly as the DAG file built them.
+    Every runtime parameter gets a value, the compiled default (a copy) when the run has none, so
+    a value one run set never leaks into the next run served by the same process.
     """
     nested: dict[str, dict[str, Any]] = {}
     for key, param in step_params.items():
-        if key not in values or values[key] == param.info.default:
-            continue
         node = nested.setdefault(param.step_name, {})
         for part in param.path[:-1]:
             node = node.setdefault(part, {})
-        node[param.path[-1]] = values[key]
+        node[param.path[-1]] = values[key] if key in values else copy.deepcopy(param.info.default)
     return nested

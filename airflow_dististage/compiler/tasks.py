@@ -23,11 +23,10 @@ if TYPE_CHECKING:
 
     from airflow_dististage.pipeline import Pipeline
     from airflow_dististage.planning import ExecutionPlan
-    from airflow_dististage.runtime import BatchStore
+    from airflow_dististage.runtime import BatchStore, StepExecution
 
 log = logging.getLogger(__name__)
 
-GPU_CLAIM_TIMEOUT_SECONDS = 600.0
 POOL_API_TIMEOUT_SECONDS = 10.0
 
 
@@ -49,12 +48,16 @@ class CompiledPipeline:
         from airflow_dististage.runtime import BatchStore
 
         self.pipeline.set_runtime_parameters(runtime_values(self.step_params, context["params"]))
-        return BatchStore(self.options.store, self.pipeline.name, context["run_id"])
+        return BatchStore(self.options.store, self.options.dag_id, context["run_id"])
 
     def run_step(self, step_name: str, replica: int = 0) -> dict[str, Any] | None:
-        """Runs one replica of one step; reschedules itself while its predecessors have not started.
+        """Runs one replica of one step; reschedules itself while its predecessors have not started
+        or one of them failed and awaits its retry (waiting in a worker slot could block that retry,
+        e.g. in ``dag.test()``, which runs one task at a time).
 
         Returns the step's summary (pushed as the task's XCom), or None if it had already finished.
+        When this try is not the task's last, a failure is published as one that will be retried,
+        so successors in the same stage keep waiting for the retry instead of failing.
         """
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
@@ -63,20 +66,25 @@ class CompiledPipeline:
         from airflow_dististage.runtime.gpus import claim_gpus
 
         context = get_current_context()
-        execution = StepExecution(self.pipeline, self.plan, self.prepare_run(context), step_name, replica)
+        execution = StepExecution(
+            self.pipeline, self.plan, self.prepare_run(context), step_name, replica,
+            final_attempt=is_final_attempt(context["ti"]),
+        )
         if execution.is_finished():
             log.info("Step %s replica %d already finished in this run.", step_name, replica)
             return None
         try:
-            if not execution.predecessors_started():
+            if not execution.predecessors_started() or predecessor_awaiting_retry(execution):
+                execution.mark_not_running()
                 self._reschedule(step_name, context)
             gpus = self.plan.steps[step_name].gpus_per_replica
-            with claim_gpus(gpus, timeout=GPU_CLAIM_TIMEOUT_SECONDS) as devices:
+            with claim_gpus(gpus, timeout=self.options.gpu_claim_timeout_seconds) as devices:
                 if gpus:
                     log.info("Step %s replica %d holds GPU(s) %s.", step_name, replica, devices)
                 summary = execution.run()
         except UpstreamFailedError as error:
-            raise AirflowFailException(str(error)) from error  # retrying cannot help
+            # Raised only once a predecessor failed for good (or died): retrying cannot help.
+            raise AirflowFailException(str(error)) from error
         log.info("Step %s replica %d: %s", step_name, replica, summary)
         return dataclasses.asdict(summary)
 
@@ -93,7 +101,7 @@ class CompiledPipeline:
                 f"{self.options.start_timeout_seconds:.0f}); see their task states."
             )
         log.info(
-            "Predecessors of step %s have not started; trying again in %s s.",
+            "Predecessors of step %s have not started, or one awaits its retry; trying again in %s s.",
             step_name, self.options.reschedule_seconds,
         )
         raise AirflowRescheduleException(now + timedelta(seconds=self.options.reschedule_seconds))
@@ -116,6 +124,32 @@ class CompiledPipeline:
         return extra
 
 
+def predecessor_awaiting_retry(execution: StepExecution) -> str | None:
+    """The predecessor of ``execution``'s step that failed and will be retried, else None.
+
+    Its retry has not started yet (a starting retry withdraws the ``failed`` marker); one that
+    is overdue makes ``predecessors_started()`` raise instead.
+    """
+    from airflow_dististage.runtime.status import current_marker
+
+    for predecessor in execution.step_plan.predecessors:
+        fingerprint = execution.fingerprints[predecessor]
+        for replica in range(execution.plan.steps[predecessor].replicas):
+            failed = current_marker(execution.store, predecessor, "failed", replica, fingerprint)
+            if failed is not None and failed.get("will_retry"):
+                return predecessor
+    return None
+
+
+def is_final_attempt(ti: Any) -> bool:
+    """Whether a failure of this try fails the task for good (no retry left).
+
+    In Airflow 3 ``try_number`` counts from 1 and ``max_tries`` is the number of retries (grown
+    when the task is cleared), so tries ``1 .. max_tries`` are followed by a retry on failure.
+    """
+    return ti.try_number > ti.max_tries
+
+
 def api_base_url() -> str:
     """The Airflow REST API's base URL: ``[api] base_url``, else derived from the execution API URL."""
     from airflow.configuration import conf
@@ -132,33 +166,32 @@ def check_gpu_pool(spec: DagSpec) -> dict[str, Any]:
 
     Airflow would otherwise leave such tasks "scheduled" forever without a word. The pool is read
     from the provider plugin's route on the api-server (``POOL_SIZE_ROUTE``; tasks have no token
-    for ``/api/v2/pools``); if the api-server cannot be reached or refuses the request, the check
-    logs why and lets the run go on (the pool still gates the tasks).
+    for ``/api/v2/pools``), which answers JSON with a ``slots`` key (``null`` for a missing pool).
+    Any other answer (the UI's HTML page when the plugin is not installed, a redirect, an error)
+    or no answer means the check could not run: with ``check_gpu_pool="strict"`` that fails the
+    run, with ``"warn"`` it is logged and the run goes on unchecked.
     """
-    import httpx
-
     from airflow_dististage.provider import POOL_SIZE_ROUTE
 
     needs = {task.step_name: task.pool_slots for task in spec.gpu_tasks}
     url = api_base_url() + POOL_SIZE_ROUTE.format(name=quote(spec.gpu_pool, safe=""))
-    try:
-        response = httpx.get(url, timeout=POOL_API_TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        log.warning("Cannot check GPU pool %r at %s (%s); the run goes on unchecked.", spec.gpu_pool, url, error)
+    slots, problem = _read_pool_slots(url)
+    if problem is not None:
+        message = (
+            f"The check of GPU pool {spec.gpu_pool!r} could not run: {problem}. Install airflow-dististage"
+            f" on the api-server (its plugin serves {POOL_SIZE_ROUTE}), or compile with"
+            " check_gpu_pool='warn' to run unchecked."
+        )
+        if spec.check_gpu_pool == "strict":
+            raise GpuPoolError(message)
+        log.warning("%s The run goes on unchecked.", message)
         return {"pool": spec.gpu_pool, "checked": False}
-    if response.status_code == 404:
+    if slots is None:
         raise GpuPoolError(
             f"GPU pool {spec.gpu_pool!r} does not exist, so Airflow would never schedule the GPU steps"
             f" {needs} (slots each step takes per replica). Create it: airflow dististage pools sync"
             f" (or airflow pools set {spec.gpu_pool} <GPUs> 'GPUs')."
         )
-    if response.is_error:
-        log.warning(
-            "Cannot check GPU pool %r: %s answered %d; the run goes on unchecked.",
-            spec.gpu_pool, url, response.status_code,
-        )
-        return {"pool": spec.gpu_pool, "checked": False}
-    slots = response.json()["slots"]
     too_big = {name: need for name, need in needs.items() if slots >= 0 and need > slots}
     if too_big:
         raise GpuPoolError(
@@ -168,3 +201,26 @@ def check_gpu_pool(spec: DagSpec) -> dict[str, Any]:
         )
     log.info("GPU pool %r has %d slot(s); GPU steps need %s.", spec.gpu_pool, slots, needs)
     return {"pool": spec.gpu_pool, "checked": True, "slots": slots}
+
+
+def _read_pool_slots(url: str) -> tuple[int | None, str | None]:
+    """``(slots, None)`` from the plugin's answer (slots None: no such pool), or ``(None, why not)``."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=POOL_API_TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        return None, f"{url} cannot be reached ({error})"
+    answer = f"{url} answered {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        return None, f"{answer} with {response.headers.get('content-type') or 'a body'} that is not JSON"
+    if not isinstance(body, dict) or "slots" not in body:
+        return None, f"{answer} without a 'slots' key"
+    slots = body["slots"]
+    if slots is None and response.status_code == 404:
+        return None, None
+    if isinstance(slots, bool) or not isinstance(slots, int) or not response.is_success:
+        return None, f"{answer} with slots={slots!r}"
+    return slots, None

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.utils import cli as cli_utils
 from airflow.utils.providers_configuration_loader import providers_configuration_loaded
 
+from airflow_dististage.compiler.dag import PLAN_ATTRIBUTE, POOL_ATTRIBUTE
 from airflow_dististage.provider.config import get_setting
 from airflow_dististage.provider.pools import NoGpusFoundError, PoolSize, read_pool, resolve_gpu_count, sync_pool
 
 if TYPE_CHECKING:
     from airflow_dististage.planning import ExecutionPlan, StagePlan
-
-PLAN_ATTRIBUTE = "dististage_plan"
-POOL_ATTRIBUTE = "dististage_gpu_pool"
 
 
 @cli_utils.action_cli

@@ -17,7 +17,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "store": {
         "description": (
             "Where steps exchange batches while a run streams: a local folder or any fsspec URL"
-            " (memory://, s3://, gs://, ...). Data lands under <store>/<pipeline>/<run_id>/<step>/."
+            " (memory://, s3://, gs://, ...). Data lands under <store>/<dag_id>/<run_id>/<step>/."
         ),
         "version_added": "0.1.0",
         "type": "string",

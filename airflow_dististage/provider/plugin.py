@@ -5,7 +5,12 @@
 Tasks cannot query pools themselves (Airflow 3 blocks the ORM in tasks, the Execution API has no
 pool route, and the public REST API needs a user token), yet a run must fail fast when its GPU pool
 is missing or too small. The api-server mounts this small app; its one read-only route answers
-``{"name": ..., "slots": ...}`` or 404, without authentication (a pool's size is all it tells).
+``{"name": ..., "slots": N}``, or 404 with ``{"name": ..., "slots": null, "detail": ...}`` for a
+missing pool. The ``slots`` key is what tells the check it reached this plugin and not, say, the
+UI's catch-all page.
+
+The route is unauthenticated by design: tasks hold no API token, and it tells only a pool's name
+and size (no other pool data, no write access). Expose the api-server accordingly.
 Registered through the ``airflow.plugins`` entry point.
 """
 
@@ -22,17 +27,19 @@ URL_PREFIX = "/dististage"
 @functools.cache
 def create_pool_app() -> Any:
     """The FastAPI app with the ``/pools/{name}`` route (one per process)."""
-    from fastapi import FastAPI, HTTPException
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
 
     app = FastAPI(title="airflow-dististage", description="Pool sizes for airflow-dististage tasks.")
 
     @app.get("/pools/{name}")
-    def pool_size(name: str) -> dict[str, Any]:
+    def pool_size(name: str) -> Any:
         from airflow_dististage.provider.pools import read_pool
 
         pool = read_pool(name)
         if pool.slots is None:
-            raise HTTPException(status_code=404, detail=f"Pool {name!r} does not exist.")
+            body = {"name": name, "slots": None, "detail": f"Pool {name!r} does not exist."}
+            return JSONResponse(status_code=404, content=body)
         return {"name": pool.name, "slots": pool.slots}
 
     return app

@@ -19,12 +19,14 @@ def main(dag_file: str, dag_id: str, conf: str) -> None:
     run = dag.test(run_conf=json.loads(conf))
     states: dict[str, str] = {}
     mapped: dict[str, int] = {}
+    tries: dict[str, int] = {}
     for ti in run.get_task_instances():
+        tries[ti.task_id] = max(tries.get(ti.task_id, 0), ti.try_number)
         if states.get(ti.task_id) in (None, "success"):  # a mapped task succeeds if every index does
             states[ti.task_id] = ti.state
         if ti.map_index >= 0:
             mapped[ti.task_id] = mapped.get(ti.task_id, 0) + 1
-    print(json.dumps({"run_id": run.run_id, "state": run.state, "tasks": states, "mapped": mapped}))
+    print(json.dumps({"run_id": run.run_id, "state": run.state, "tasks": states, "mapped": mapped, "tries": tries}))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def test_the_seed_dag_runs_end_to_end_with_params(airflow_env):
     rows = distiset["default"]["train"]
     assert rows.num_rows == 50
     assert set(rows["response"]) == {"HI"}
-    parts = _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__STORE", "seed-pipeline", folder, "dummy_step_0", "parts")
+    parts = _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__STORE", "seed_pipeline", folder, "dummy_step_0", "parts")
     assert len(list(parts.iterdir())) == 8  # 50 rows in batches of input_batch_size=7, from the run's conf
 
 
@@ -92,9 +92,22 @@ def test_the_nightly_example_generates_through_an_llm_param(airflow_env):
 
 
 def test_a_failing_step_fails_its_successor_in_the_same_stage(airflow_env):
+    """The generator fails on every try: once its retry failed too, the successor fails."""
     run = _dag_test(airflow_env, "failing_generator.py", "failing_generator", {}, expect="failed")
 
     assert run["tasks"] == {"broken_rows": "failed", "shout": "failed", "publish_distiset": "upstream_failed"}
+    assert run["tries"]["broken_rows"] == 2
+
+
+def test_a_step_retried_after_a_failure_keeps_its_successor_waiting(airflow_env):
+    run = _dag_test(airflow_env, "flaky_generator.py", "flaky_generator", {})
+
+    assert run["tasks"] == {"flaky_rows": "success", "shout": "success", "publish_distiset": "success"}
+    assert run["tries"] == {"flaky_rows": 2, "shout": 1, "publish_distiset": 1}
+    distiset = Distiset.load_from_disk(
+        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "flaky_generator", safe_run_folder(run["run_id"]))
+    )
+    assert distiset["default"]["train"]["text"] == ["FIRST", "SECOND"]
 
 
 def test_replicas_run_as_mapped_tasks_that_share_the_rows(airflow_env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -52,18 +53,38 @@ def test_a_wrong_type_is_refused_naming_the_parameter(gpu_pipeline, compile_opti
 
 def test_run_values_map_back_to_nested_runtime_parameters(gpu_pipeline):
     step_params = collect_step_params(gpu_pipeline)
-    values = {
-        "first__suffix": "?", "first__temperature": 0.5, "dedup__input_batch_size": 7,
-        "second__suffix": "!", "cpu__stop": [], "note": "not ours",
-    }
+    values = {"first__suffix": "?", "first__temperature": 0.5, "dedup__input_batch_size": 7, "note": "not ours"}
 
-    assert runtime_values(step_params, values) == {
-        "first": {"suffix": "?", "temperature": 0.5},
-        "dedup": {"input_batch_size": 7},
+    nested = runtime_values(step_params, values)
+
+    assert nested["first"] == {
+        "input_batch_size": 50, "suffix": "?", "temperature": 0.5, "extra": {}, "stop": [], "verbose": False
     }
-    gpu_pipeline.set_runtime_parameters(runtime_values(step_params, values))
+    assert nested["dedup"] == {"input_batch_size": 7}
+    assert nested["second"]["suffix"] == "!"  # not in the run's values: the compiled default
+    gpu_pipeline.set_runtime_parameters(nested)
     assert gpu_pipeline.steps["first"].suffix == "?"
     assert gpu_pipeline.steps["dedup"].input_batch_size == 7
+
+
+def test_a_runs_conf_does_not_leak_into_the_next_run_of_the_process(gpu_pipeline, compile_options):
+    """Airflow resolves every Param for a run; a run back at the defaults must restore the steps."""
+    dag = gpu_pipeline.to_airflow(dag_id="two_runs", **compile_options)
+    step_params = collect_step_params(gpu_pipeline)
+
+    def start_run(conf: dict[str, Any]) -> None:
+        run_params = copy.deepcopy(ParamsDict(dag.params))  # Airflow gives each run its own Params
+        run_params.update(conf)
+        gpu_pipeline.set_runtime_parameters(runtime_values(step_params, run_params.dump()))
+
+    start_run({"first__suffix": "?", "first__stop": ["x"], "first__temperature": 0.1})
+    assert (gpu_pipeline.steps["first"].suffix, gpu_pipeline.steps["first"].temperature) == ("?", 0.1)
+    start_run({})
+    first = gpu_pipeline.steps["first"]
+    assert (first.suffix, first.stop, first.temperature) == ("!", [], None)
+    first.stop.append("mutated by a step")
+    start_run({})
+    assert gpu_pipeline.steps["first"].stop == []  # each run gets its own copy of a default
 
 
 def test_nested_parameters_get_one_key_per_leaf(compile_options):
@@ -89,6 +110,6 @@ def test_nested_parameters_get_one_key_per_leaf(compile_options):
     }
     assert params.get_param("gen__sampler__max_new_tokens").schema["type"] == ["null", "integer"]
     nested = runtime_values(step_params, {"gen__sampler__temperature": 0.1})
-    assert nested == {"gen": {"sampler": {"temperature": 0.1}}}
+    assert nested["gen"]["sampler"] == {"temperature": 0.1, "max_new_tokens": None}
     pipeline.set_runtime_parameters(nested)
     assert pipeline.steps["gen"].sampler.temperature == 0.1

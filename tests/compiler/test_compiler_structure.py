@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from airflow_dististage import compile_pipeline
@@ -78,6 +80,13 @@ def test_unknown_keywords_go_to_the_dag_and_user_docs_are_kept(gpu_pipeline, com
     assert dag.description == "A pipeline with GPU steps."
 
 
+@pytest.mark.parametrize("user_doc", [None, ""])
+def test_an_empty_user_doc_leaves_the_generated_doc(gpu_pipeline, compile_options, user_doc):
+    dag = gpu_pipeline.to_airflow(dag_id="empty_doc", doc_md=user_doc, **compile_options)
+
+    assert dag.doc_md.startswith("# Pipeline `gpu-pipeline`")
+
+
 def test_doc_md_shows_each_steps_stage_resources_and_columns(gpu_pipeline, compile_options):
     doc = gpu_pipeline.to_airflow(dag_id="docs", gpu_pool="gpus", **compile_options).doc_md
 
@@ -86,6 +95,7 @@ def test_doc_md_shows_each_steps_stage_resources_and_columns(gpu_pipeline, compi
     assert "| 1 | `dedup` | global | response | response | 1 replica | first |" in doc
     assert "| 2 | `second` | normal | response | response | 1 replica, 2 GPU(s) each in pool `gpus` |" in doc
     assert "  dedup --> second" in doc and 'subgraph stage_1["stage 1 (global)"]' in doc
+    assert f"- Batch store: `{compile_options['store']}/docs/<run_id>/`" in doc
 
 
 def test_load_groups_split_stages(compile_options):
@@ -111,6 +121,34 @@ def test_load_groups_split_stages(compile_options):
 def test_bad_inputs_fail_at_compile_time_naming_the_culprit(arguments, error, message, compile_options):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_gpu_pipeline().to_airflow(**arguments, **compile_options)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"check_gpu_pool": "loud"}, "check_gpu_pool must be one of ('strict', 'warn'), got 'loud'"),
+        ({"gpu_claim_timeout_seconds": 0}, "gpu_claim_timeout_seconds must be a positive number"),
+        ({"step_retries": "3"}, "step_retries must be an integer >= 0, got '3'"),
+        ({"default_args": {"retries": "3"}}, "default_args['retries'] (the step tasks' retries) must be an integer"),
+    ],
+)
+def test_bad_options_name_the_option_as_the_user_gave_it(arguments, message, compile_options):
+    with pytest.raises(CompileError, match=re.escape(message)):
+        build_gpu_pipeline().to_airflow(dag_id="x", **arguments, **compile_options)
+
+
+@pytest.mark.parametrize("option", ["store", "output"])
+def test_relative_folders_are_refused_naming_the_option(option, compile_options):
+    compile_options[option] = "relative/folder"
+
+    with pytest.raises(CompileError, match=f"Compile option {option}='relative/folder' is a relative folder"):
+        build_gpu_pipeline().to_airflow(dag_id="x", **compile_options)
+
+
+def test_urls_and_absolute_folders_are_accepted(compile_options):
+    dag = build_gpu_pipeline().to_airflow(dag_id="x", store="memory://store", output=compile_options["output"])
+
+    assert dag.dag_id == "x"
 
 
 def test_an_invalid_pipeline_fails_at_compile_time(compile_options):

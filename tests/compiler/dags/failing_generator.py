@@ -1,4 +1,5 @@
-"""A DAG whose generator fails after its first batch: its successor must fail, not wait forever."""
+"""A DAG whose generator fails after its first batch on every try: once its one retry failed too,
+its successor must fail, not wait forever."""
 
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ def Shout(inputs: StepInput) -> StepOutput:
 with Pipeline(name="failing-generator") as pipeline:
     BrokenRows(name="broken_rows") >> Shout(name="shout")
 
-dag = pipeline.to_airflow(dag_id="failing_generator", reschedule_seconds=1)
+dag = pipeline.to_airflow(dag_id="failing_generator", reschedule_seconds=1, step_retries=1)
