@@ -69,6 +69,7 @@ class CompiledPipeline:
         execution = StepExecution(
             self.pipeline, self.plan, self.prepare_run(context), step_name, replica,
             final_attempt=is_final_attempt(context["ti"]),
+            retry_delay=longest_retry_delay(context["ti"]),
         )
         if execution.is_finished():
             log.info("Step %s replica %d already finished in this run.", step_name, replica)
@@ -148,6 +149,24 @@ def is_final_attempt(ti: Any) -> bool:
     when the task is cleared), so tries ``1 .. max_tries`` are followed by a retry on failure.
     """
     return ti.try_number > ti.max_tries
+
+
+def longest_retry_delay(ti: Any) -> float:
+    """Seconds until Airflow retries this try at the latest, were it to fail now.
+
+    Airflow waits ``retry_delay``, or with ``retry_exponential_backoff = m`` a jittered delay below
+    ``2 * retry_delay * m ** (try_number - 1)``, capped by ``max_retry_delay``.
+    """
+    task = ti.task
+    delay = task.retry_delay.total_seconds()
+    multiplier = task.retry_exponential_backoff or 1.0
+    if multiplier != 1.0 and multiplier > 0:
+        delay = 2 * delay * multiplier ** max(ti.try_number - 1, 0)
+    cap = task.max_retry_delay
+    if cap is not None:
+        cap_seconds = cap.total_seconds() if hasattr(cap, "total_seconds") else float(cap)
+        delay = min(delay, cap_seconds)
+    return delay
 
 
 def api_base_url() -> str:

@@ -79,6 +79,8 @@ class StepExecution:
         fingerprints: precomputed :func:`lineage_fingerprints` (saves recomputing them per replica).
         final_attempt: False when a failure of this attempt will be retried (an Airflow task with
             retries left): its ``failed`` marker then asks successors to wait for the retry.
+        retry_delay: seconds until such a retry starts at the latest; successors wait that long
+            plus ``heartbeat_timeout`` before they take the step for dead.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class StepExecution:
         poll_interval: float = 0.01,
         fingerprints: Mapping[str, str] | None = None,
         final_attempt: bool = True,
+        retry_delay: float = 0.0,
     ) -> None:
         if step_name not in plan.steps:
             raise ValueError(f"Step {step_name!r} is not in the plan of pipeline {plan.pipeline_name!r}.")
@@ -118,6 +121,7 @@ class StepExecution:
         self.heartbeat_timeout = heartbeat_timeout
         self.poll_interval = poll_interval
         self.final_attempt = final_attempt
+        self.retry_delay = retry_delay
         self.fingerprints = dict(fingerprints or lineage_fingerprints(pipeline, plan))
         self.fingerprint = self.fingerprints[step_name]
         self.attempt = 0
@@ -257,12 +261,14 @@ class StepExecution:
         """
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         will_retry = not self.final_attempt and not isinstance(error, UpstreamFailedError)
+        now = time.time()
         marker = {
             "fingerprint": self.fingerprint,
             "attempt": self.attempt,
             "error": text,
             "will_retry": will_retry,
-            "at": time.time(),
+            "at": now,
+            "retry_by": now + self.retry_delay,
         }
         self.store.write_marker(self.step_name, "failed", marker, self.replica)
 

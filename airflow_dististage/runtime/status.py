@@ -89,13 +89,14 @@ def read_step_state(
 
 
 def _check_retry_due(step: str, replica: int, failed: dict[str, Any], heartbeat_timeout: float) -> None:
-    """Raises unless ``failed`` announced a retry less than ``heartbeat_timeout`` seconds ago."""
+    """Raises unless ``failed`` announced a retry that may still start (its delay + ``heartbeat_timeout``)."""
     if not failed.get("will_retry"):
         raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
-    waited = time.time() - failed["at"]
-    if waited > heartbeat_timeout:
+    now = time.time()
+    overdue = now - failed.get("retry_by", failed["at"])
+    if overdue > heartbeat_timeout:
         raise UpstreamFailedError(
             step,
-            f"failed (replica {replica}) and was not retried within {heartbeat_timeout:.0f} s"
-            f" ({waited:.0f} s ago): {failed.get('error')}",
+            f"failed (replica {replica}) and was not retried within {heartbeat_timeout:.0f} s of its"
+            f" retry delay ({now - failed['at']:.0f} s ago): {failed.get('error')}",
         )

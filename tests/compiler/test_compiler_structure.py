@@ -182,3 +182,18 @@ def test_step_tasks_retry_unless_told_otherwise_and_the_pool_check_never_does(co
     )
     assert explicit.get_task("cpu").retries == 5
     assert explicit.get_task("cpu").retry_delay.total_seconds() == 60
+
+
+def test_longest_retry_delay_follows_airflows_backoff_rules() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from airflow_dististage.compiler.tasks import longest_retry_delay
+
+    def ti(try_number: int, **task: object) -> SimpleNamespace:
+        defaults = {"retry_delay": timedelta(seconds=10), "retry_exponential_backoff": 0, "max_retry_delay": None}
+        return SimpleNamespace(try_number=try_number, task=SimpleNamespace(**{**defaults, **task}))
+
+    assert longest_retry_delay(ti(3)) == 10
+    assert longest_retry_delay(ti(3, retry_exponential_backoff=2)) == 2 * 10 * 2**2
+    assert longest_retry_delay(ti(3, retry_exponential_backoff=2, max_retry_delay=timedelta(seconds=30))) == 30

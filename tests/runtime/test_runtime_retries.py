@@ -199,3 +199,20 @@ def test_one_failed_heartbeat_write_does_not_stop_the_heartbeat(store_path: str)
     thread.join(30)
     assert "summary" in outcome
     assert _HeartbeatHiccup.started_writes > 3
+
+
+def test_successors_wait_out_the_announced_retry_delay(store_path: str, tmp_path: Path) -> None:
+    pipeline = _flaky_chain(tmp_path, count=2000)
+    plan, store = pipeline.plan(), BatchStore(store_path, "retried", "run")
+    StepExecution(pipeline, plan, store, "gen").run()
+    flaky = StepExecution(
+        pipeline, plan, store, "flaky", final_attempt=False, retry_delay=3.0, heartbeat_interval=0.1
+    )
+    after = StepExecution(pipeline, plan, store, "after", heartbeat_interval=0.1, heartbeat_timeout=1.0)
+    (flaky_thread, _), (after_thread, downstream) = _start_streaming(flaky, after)
+    flaky_thread.join(30)
+    failed_at = store.read_marker("flaky", "failed")["at"]
+    after_thread.join(30)
+    waited = time.time() - failed_at
+    assert 3.0 <= waited < 8.0, f"gave up {waited:.1f} s after the failure; the retry was due within 3 s"
+    assert isinstance(downstream["error"], UpstreamFailedError)
