@@ -24,7 +24,7 @@ from airflow_dististage.compiler.graph import (
 )
 from airflow_dististage.compiler.options import DEFAULT_STEP_RETRIES, check_retries, resolve_options
 from airflow_dististage.compiler.params import build_params, collect_step_params
-from airflow_dististage.compiler.tasks import CompiledPipeline, check_gpu_pool
+from airflow_dististage.compiler.tasks import CompiledPipeline, verify_gpu_pool
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -173,7 +173,7 @@ def _build_tasks(compiled: CompiledPipeline, spec: DagSpec, *, retry_delay_given
     if spec.needs_gpu_pool:
 
         def check_pool() -> dict[str, Any]:
-            return check_gpu_pool(spec)
+            return verify_gpu_pool(spec)
 
         nodes.append(task(check_pool, task_id=CHECK_POOL_TASK_ID, retries=0)())
     retry_args: dict[str, Any] = {"retries": compiled.options.step_retries}

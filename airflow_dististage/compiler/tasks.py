@@ -180,7 +180,7 @@ def api_base_url() -> str:
     return base.rstrip("/")
 
 
-def check_gpu_pool(spec: DagSpec) -> dict[str, Any]:
+def verify_gpu_pool(spec: DagSpec) -> dict[str, Any]:
     """Fails the run at once if the GPU pool is missing or too small for a GPU step.
 
     Airflow would otherwise leave such tasks "scheduled" forever without a word. The pool is read

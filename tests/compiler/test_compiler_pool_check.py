@@ -13,7 +13,7 @@ import pytest
 from airflow_dististage.compiler import GpuPoolError
 from airflow_dististage.compiler.graph import build_dag_spec
 from airflow_dististage.compiler.options import CompileOptions
-from airflow_dististage.compiler.tasks import check_gpu_pool
+from airflow_dististage.compiler.tasks import verify_gpu_pool
 from tests.compiler.conftest import build_gpu_pipeline
 
 PLUGIN_PREFIX = "/dististage/pools/"
@@ -77,21 +77,21 @@ def spec(tmp_path):
 
 def test_a_missing_pool_fails_naming_the_pool_and_the_steps_needs(api_server, spec):
     with pytest.raises(GpuPoolError, match=r"GPU pool 'gpus' does not exist.*\{'first': 1, 'second': 2\}"):
-        check_gpu_pool(spec)
+        verify_gpu_pool(spec)
 
 
 def test_a_too_small_pool_fails_naming_its_size_and_the_step(api_server, spec):
     api_server.pools = {"gpus": 1}
 
     with pytest.raises(GpuPoolError, match=r"'gpus' has 1 slot\(s\), but step\(s\) \{'second': 2\} need more"):
-        check_gpu_pool(spec)
+        verify_gpu_pool(spec)
 
 
 @pytest.mark.parametrize("slots", [2, 8, -1])
 def test_a_pool_that_holds_every_step_passes(api_server, spec, slots):
     api_server.pools = {"gpus": slots}
 
-    assert check_gpu_pool(spec) == {"pool": "gpus", "checked": True, "slots": slots}
+    assert verify_gpu_pool(spec) == {"pool": "gpus", "checked": True, "slots": slots}
 
 
 def test_without_the_plugin_the_ui_page_fails_the_check_saying_what_to_install(api_server, spec):
@@ -99,7 +99,7 @@ def test_without_the_plugin_the_ui_page_fails_the_check_saying_what_to_install(a
 
     with pytest.raises(GpuPoolError, match=r"could not run: .* answered 200 with text/html.* that is not JSON"
                        r".*Install airflow-dististage on the api-server"):
-        check_gpu_pool(spec)
+        verify_gpu_pool(spec)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_any_other_answer_fails_the_check_as_not_run(api_server, spec, status, b
     api_server.forced = (status, body)
 
     with pytest.raises(GpuPoolError, match=f"could not run: .*{why}"):
-        check_gpu_pool(spec)
+        verify_gpu_pool(spec)
 
 
 def _closed_port_url() -> str:
@@ -130,19 +130,19 @@ def test_an_unreachable_api_fails_the_check(monkeypatch, spec):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", _closed_port_url())
 
     with pytest.raises(GpuPoolError, match="could not run: .* cannot be reached"):
-        check_gpu_pool(spec)
+        verify_gpu_pool(spec)
 
 
 def test_in_warn_mode_an_unchecked_pool_lets_the_run_go_on(monkeypatch, api_server, tmp_path, caplog):
     api_server.plugin = False
     warn = _spec(tmp_path, "warn")
 
-    assert check_gpu_pool(warn) == {"pool": "gpus", "checked": False}
+    assert verify_gpu_pool(warn) == {"pool": "gpus", "checked": False}
     assert "Install airflow-dististage on the api-server" in caplog.text
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", _closed_port_url())
-    assert check_gpu_pool(warn) == {"pool": "gpus", "checked": False}
+    assert verify_gpu_pool(warn) == {"pool": "gpus", "checked": False}
 
 
 def test_in_warn_mode_a_missing_pool_still_fails(api_server, tmp_path):
     with pytest.raises(GpuPoolError, match="does not exist"):
-        check_gpu_pool(_spec(tmp_path, "warn"))
+        verify_gpu_pool(_spec(tmp_path, "warn"))
