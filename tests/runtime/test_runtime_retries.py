@@ -32,6 +32,24 @@ def _flaky_chain(tmp_path: Path, count: int = 300) -> Pipeline:
     return pipeline
 
 
+def _fail_once_while_streaming(
+    store_path: str, tmp_path: Path, *, count: int, heartbeat_timeout: float, retry_delay: float = 0.0
+):
+    """Runs gen, then flaky (a non-final attempt that crashes) with ``after`` streaming from it.
+
+    Returns the pipeline, plan, store, flaky's thread and result, and after's thread and result.
+    """
+    pipeline = _flaky_chain(tmp_path, count=count)
+    plan, store = pipeline.plan(), BatchStore(store_path, "retried", "run")
+    StepExecution(pipeline, plan, store, "gen").run()
+    flaky = StepExecution(
+        pipeline, plan, store, "flaky", final_attempt=False, retry_delay=retry_delay, heartbeat_interval=0.1
+    )
+    after = StepExecution(pipeline, plan, store, "after", heartbeat_interval=0.1, heartbeat_timeout=heartbeat_timeout)
+    (flaky_thread, failed), (after_thread, downstream) = _start_streaming(flaky, after)
+    return pipeline, plan, store, flaky_thread, failed, after_thread, downstream
+
+
 def _start_streaming(execution: StepExecution, successor: StepExecution):
     """Runs ``execution`` and, once it started, ``successor`` in threads."""
     first = _run_in_thread(execution)
@@ -41,12 +59,9 @@ def _start_streaming(execution: StepExecution, successor: StepExecution):
 
 
 def test_successor_waits_for_the_retry_of_a_failed_predecessor(store_path: str, tmp_path: Path) -> None:
-    pipeline = _flaky_chain(tmp_path)
-    plan, store = pipeline.plan(), BatchStore(store_path, "retried", "run")
-    StepExecution(pipeline, plan, store, "gen").run()
-    flaky = StepExecution(pipeline, plan, store, "flaky", final_attempt=False, heartbeat_interval=0.1)
-    after = StepExecution(pipeline, plan, store, "after", heartbeat_interval=0.1, heartbeat_timeout=5.0)
-    (flaky_thread, failed), (after_thread, downstream) = _start_streaming(flaky, after)
+    pipeline, plan, store, flaky_thread, failed, after_thread, downstream = _fail_once_while_streaming(
+        store_path, tmp_path, count=300, heartbeat_timeout=5.0
+    )
     flaky_thread.join(30)
     assert str(failed["error"]) == "simulated crash"
     marker = store.read_marker("flaky", "failed")
@@ -63,12 +78,9 @@ def test_successor_waits_for_the_retry_of_a_failed_predecessor(store_path: str, 
 
 
 def test_a_retry_that_does_not_come_fails_the_successor(store_path: str, tmp_path: Path) -> None:
-    pipeline = _flaky_chain(tmp_path, count=2000)
-    plan, store = pipeline.plan(), BatchStore(store_path, "retried", "run")
-    StepExecution(pipeline, plan, store, "gen").run()
-    flaky = StepExecution(pipeline, plan, store, "flaky", final_attempt=False, heartbeat_interval=0.1)
-    after = StepExecution(pipeline, plan, store, "after", heartbeat_interval=0.1, heartbeat_timeout=2.0)
-    (flaky_thread, _), (after_thread, downstream) = _start_streaming(flaky, after)
+    _, _, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
+        store_path, tmp_path, count=2000, heartbeat_timeout=2.0
+    )
     flaky_thread.join(30)
     start = time.monotonic()
     after_thread.join(30)
@@ -202,14 +214,9 @@ def test_one_failed_heartbeat_write_does_not_stop_the_heartbeat(store_path: str)
 
 
 def test_successors_wait_out_the_announced_retry_delay(store_path: str, tmp_path: Path) -> None:
-    pipeline = _flaky_chain(tmp_path, count=2000)
-    plan, store = pipeline.plan(), BatchStore(store_path, "retried", "run")
-    StepExecution(pipeline, plan, store, "gen").run()
-    flaky = StepExecution(
-        pipeline, plan, store, "flaky", final_attempt=False, retry_delay=3.0, heartbeat_interval=0.1
+    _, _, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
+        store_path, tmp_path, count=2000, heartbeat_timeout=1.0, retry_delay=3.0
     )
-    after = StepExecution(pipeline, plan, store, "after", heartbeat_interval=0.1, heartbeat_timeout=1.0)
-    (flaky_thread, _), (after_thread, downstream) = _start_streaming(flaky, after)
     flaky_thread.join(30)
     failed_at = store.read_marker("flaky", "failed")["at"]
     after_thread.join(30)
