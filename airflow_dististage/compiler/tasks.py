@@ -112,11 +112,11 @@ class CompiledPipeline:
         from airflow.sdk import get_current_context
 
         from airflow_dististage.distiset import create_distiset
-        from airflow_dististage.runtime.store import safe_run_folder
+        from airflow_dististage.runtime.store import safe_folder_name
 
         context = get_current_context()
         distiset = create_distiset(self.prepare_run(context), self.plan)
-        path = f"{self.options.output.rstrip('/')}/{self.options.dag_id}/{safe_run_folder(context['run_id'])}"
+        path = f"{self.options.output.rstrip('/')}/{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
         distiset.save_to_disk(path)
         rows = {name: sum(split.num_rows for split in dataset.values()) for name, dataset in distiset.items()}
         extra = {"path": path, "run_id": context["run_id"], "rows": rows}

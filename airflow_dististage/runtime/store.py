@@ -13,7 +13,6 @@ object stores apply atomically. Readers therefore never see a partial part or ma
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,24 +25,30 @@ from fsspec.implementations.local import LocalFileSystem
 from airflow_dististage.runtime.encoding import decode_rows, encode_rows
 from airflow_dististage.steps.base import validate_step_name
 
-_UNSAFE_RUN_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
+_SAFE_CHARACTER = re.compile(r"[A-Za-z0-9_.-]")
 _PART_SUFFIX = ".arrow"
 _SEQUENCE_DIGITS = 9
 MARKER_KINDS = ("started", "finished", "failed")
 
 
-def safe_run_folder(run_id: str) -> str:
-    """A folder name for ``run_id``: unchanged when already safe, else sanitised plus a short hash.
+def safe_folder_name(name: str) -> str:
+    """An injective, filesystem- and URL-safe folder name for a run id, pipeline name or DAG id.
 
-    ``manual__2026-11-25T19:00:00+00:00`` -> ``manual__2026-11-25T19_00_00_00_00-<hash>``; the hash
-    keeps two ids that sanitise alike apart, and the result is the same on every machine.
+    Letters, digits, ``_``, ``.`` and ``-`` stay; every other character (``~`` included) becomes
+    ``~`` plus the hex of its UTF-8 bytes, and a name made of dots only is escaped whole. So
+    ``manual__2026-11-25T19:00:00+00:00`` -> ``manual__2026-11-25T19~3a00~3a00~2b00~3a00`` and
+    ``Social AI Personas`` -> ``Social~20AI~20Personas``: two different names never share a folder,
+    because ``~`` only ever starts an escape.
     """
-    if not isinstance(run_id, str) or not run_id:
-        raise ValueError(f"run_id must be a non-empty string, got {run_id!r}.")
-    folder = _UNSAFE_RUN_CHARACTERS.sub("_", run_id)
-    if folder != run_id or set(folder) == {"."}:
-        folder = f"{folder}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
-    return folder
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A run id, pipeline name or DAG id must be a non-empty string, got {name!r}.")
+    if set(name) == {"."}:
+        return "".join(_escape(character) for character in name)
+    return "".join(character if _SAFE_CHARACTER.fullmatch(character) else _escape(character) for character in name)
+
+
+def _escape(character: str) -> str:
+    return "".join(f"~{byte:02x}" for byte in character.encode("utf-8"))
 
 
 def part_name(sequence: int) -> str:
@@ -56,7 +61,7 @@ class BatchStore:
 
     Args:
         url: a local folder or an fsspec URL (``memory://``, ``s3://bucket/prefix``, ...).
-        pipeline_name: the pipeline's name (one folder per pipeline).
+        pipeline_name: the pipeline's name or DAG id (one folder per pipeline, see :func:`safe_folder_name`).
         run_id: the run's id; Airflow ids such as ``manual__2026-11-25T19:00:00+00:00`` are accepted.
         storage_options: passed to the fsspec filesystem (credentials, endpoint, ...).
     """
@@ -68,12 +73,6 @@ class BatchStore:
         run_id: str,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
-        try:
-            validate_step_name(pipeline_name)
-        except ValueError:
-            raise ValueError(
-                f"Invalid pipeline name {pipeline_name!r} for the batch store: use letters, digits, '_', '-'."
-            ) from None
         self.url = str(url)
         self.pipeline_name = pipeline_name
         self.run_id = run_id
@@ -81,7 +80,7 @@ class BatchStore:
         self.fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
         self._local = isinstance(self.fs, LocalFileSystem)
         root = os.path.abspath(root) if self._local else root.rstrip("/")
-        self.run_path = f"{root}/{pipeline_name}/{safe_run_folder(run_id)}"
+        self.run_path = f"{root}/{safe_folder_name(pipeline_name)}/{safe_folder_name(run_id)}"
 
     def __repr__(self) -> str:
         return f"BatchStore(url={self.url!r}, pipeline_name={self.pipeline_name!r}, run_id={self.run_id!r})"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_dististage.distiset import Distiset
-from airflow_dististage.runtime.store import safe_run_folder
+from airflow_dististage.runtime.store import safe_folder_name
 from tests.conftest import REPO_ROOT
 from tests.llms.openai_server import FakeOpenAIServer
 
@@ -66,7 +66,7 @@ def _run_folder(env: dict[str, str], key: str, *parts: str) -> Path:
 
 def test_the_seed_dag_runs_end_to_end_with_params(airflow_env):
     run = _dag_test(airflow_env, "seed_pipeline.py", "seed_pipeline", {"dummy_step_0__input_batch_size": 7})
-    folder = safe_run_folder(run["run_id"])
+    folder = safe_folder_name(run["run_id"])
 
     distiset = Distiset.load_from_disk(_run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "seed_pipeline", folder))
     rows = distiset["default"]["train"]
@@ -82,7 +82,7 @@ def test_the_nightly_example_generates_through_an_llm_param(airflow_env):
         run = _dag_test(airflow_env, "nightly_generation.py", "nightly_generation", conf)
 
     distiset = Distiset.load_from_disk(
-        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "nightly_generation", safe_run_folder(run["run_id"]))
+        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "nightly_generation", safe_folder_name(run["run_id"]))
     )
     rows = distiset["default"]["train"]
     assert rows.num_rows == 8
@@ -105,7 +105,7 @@ def test_a_step_retried_after_a_failure_keeps_its_successor_waiting(airflow_env)
     assert run["tasks"] == {"flaky_rows": "success", "shout": "success", "publish_distiset": "success"}
     assert run["tries"] == {"flaky_rows": 2, "shout": 1, "publish_distiset": 1}
     distiset = Distiset.load_from_disk(
-        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "flaky_generator", safe_run_folder(run["run_id"]))
+        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "flaky_generator", safe_folder_name(run["run_id"]))
     )
     assert distiset["default"]["train"]["text"] == ["FIRST", "SECOND"]
 
@@ -116,7 +116,7 @@ def test_replicas_run_as_mapped_tasks_that_share_the_rows(airflow_env):
     assert run["tasks"] == {"load_data_from_dicts_0": "success", "square": "success", "publish_distiset": "success"}
     assert run["mapped"] == {"square": 3}
     distiset = Distiset.load_from_disk(
-        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "replicated_step", safe_run_folder(run["run_id"]))
+        _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "replicated_step", safe_folder_name(run["run_id"]))
     )
     rows = distiset["default"]["train"]
     assert sorted(zip(rows["number"], rows["square"])) == [(n, n * n) for n in range(20)]

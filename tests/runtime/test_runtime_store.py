@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 
 import pytest
 
 from airflow_dististage.runtime import BatchStore
 from airflow_dististage.runtime.encoding import decode_rows, encode_rows
-from airflow_dististage.runtime.store import safe_run_folder
+from airflow_dististage.runtime.store import safe_folder_name
 
 
 def test_parts_round_trip_in_sequence_order(store_path: str) -> None:
@@ -65,23 +66,33 @@ def test_step_names_cannot_leave_the_run_folder(store_path: str, step: str) -> N
         store.write_part(step, 0, [{"a": 1}])
 
 
-def test_pipeline_name_is_validated(store_path: str) -> None:
-    with pytest.raises(ValueError, match="Invalid pipeline name '../p'"):
-        BatchStore(store_path, "../p", "run")
+def test_any_pipeline_name_maps_to_one_folder_inside_the_store(store_path: str) -> None:
+    store = BatchStore(store_path, "../p", "run")
+    store.write_part("s", 0, [{"a": 1}])
+    assert os.listdir(store_path) == [safe_folder_name("../p")]
+    assert BatchStore(store_path, "Social AI Personas", "run").run_path.startswith(store.run_path.rsplit("/", 2)[0])
 
 
 def test_airflow_run_ids_map_to_safe_deterministic_folders(store_path: str) -> None:
     manual = "manual__2026-11-25T19:00:00+00:00"
-    folder = safe_run_folder(manual)
+    folder = safe_folder_name(manual)
     assert "/" not in folder and ":" not in folder and "+" not in folder
-    assert folder == safe_run_folder(manual)
-    assert safe_run_folder("manual__2026-11-25T19_00_00_00_00") != folder
-    assert safe_run_folder("scheduled__plain") == "scheduled__plain"
-    assert safe_run_folder("..") not in ("..", ".")
-    assert safe_run_folder("../../etc").count("/") == 0
-    store = BatchStore(store_path, "pipe", manual)
-    store.write_part("s", 0, [{"a": 1}])
-    assert os.listdir(os.path.join(store_path, "pipe")) == [folder]
+    assert folder == safe_folder_name(manual)
+    assert safe_folder_name("scheduled__plain") == "scheduled__plain"
+    assert safe_folder_name("..") not in ("..", ".")
+    assert safe_folder_name("../../etc").count("/") == 0
+
+
+def test_folder_names_are_injective() -> None:
+    # The valid run id that equals another id's folder name must get a folder of its own.
+    manual = "manual__2026-11-25T19:00:00+00:00"
+    assert safe_folder_name(safe_folder_name(manual)) != safe_folder_name(manual)
+    names = ["a~3a", "a:", "a_", "a b", "a~20b", "é", "~c3~a9", ".", "..", "~2e", "x.y", "données", "a/b", "a~2fb"]
+    folders = [safe_folder_name(name) for name in names]
+    assert len(set(folders)) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z0-9_.~-]+", folder) and folder not in (".", "..") for folder in folders)
+
+
 
 
 def test_fsspec_memory_url_works() -> None:
