@@ -8,6 +8,7 @@ and a token, so it is not exercised by the offline test suite.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,39 +50,55 @@ class Distiset(dict):
         return f"Distiset({{{inner}}})"
 
 
-def _finished_part_count(store: BatchStore, plan: ExecutionPlan, step: str) -> int:
-    """How many parts ``step`` published as finished in ``store``'s run.
+def finished_outputs(
+    store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]
+) -> dict[str, tuple[list[str], int]]:
+    """Per step, the generation of each replica's finished output and the step's part count.
 
     Raises:
-        RuntimeError: a replica of ``step`` has not finished in this run.
+        RuntimeError: a replica has not finished in this run, or a step's output was computed from
+            an output of its predecessor that has since been replaced (it is stale: rerun it).
     """
-    counts = []
-    for replica in range(plan.steps[step].replicas):
-        marker = store.read_marker(step, "finished", replica)
-        if marker is None:
-            raise RuntimeError(
-                f"Step {step!r} (replica {replica}) has not finished in run {store.run_id!r} of {store.url!r}:"
-                " the Distiset is built from finished leaf steps only."
-            )
-        counts.append(marker["batches"])
-    return max(counts)
+    outputs: dict[str, tuple[list[str], int]] = {}
+    for step in plan.topological_order:
+        data = store.step(step, fingerprints[step])
+        generations, counts = [], []
+        for replica in range(plan.steps[step].replicas):
+            marker = data.read_marker("finished", replica)
+            if marker is None:
+                raise RuntimeError(
+                    f"Step {step!r} (replica {replica}) has not finished in run {store.run_id!r} of {store.url!r}:"
+                    " the Distiset is built from finished steps only."
+                )
+            expected = {name: outputs[name][0] for name in plan.steps[step].predecessors}
+            if marker.get("inputs", {}) != expected:
+                raise RuntimeError(
+                    f"Step {step!r} (replica {replica}) was computed from an earlier output of"
+                    f" {sorted(plan.steps[step].predecessors)}, which has been recomputed since: its output is"
+                    " stale. Rerun it (in Airflow: clear it, or its recomputed predecessor with downstream)."
+                )
+            generations.append(marker["generation"])
+            counts.append(marker["batches"])
+        outputs[step] = (generations, max(counts))
+    return outputs
 
 
-def _step_table(store: BatchStore, plan: ExecutionPlan, step: str) -> pa.Table:
-    """Parts ``0 .. batches-1`` of a finished step; other files in its folder (an earlier attempt's) are ignored."""
+def _step_table(store: BatchStore, step: str, lineage: str, generations: list[str], parts: int) -> pa.Table:
+    """Parts ``0 .. parts-1`` of a finished step, each from the generation of the replica that owns it."""
     import pyarrow as pa
 
     from airflow_dististage.runtime.encoding import decode_table, has_pickled_values, table_to_rows
 
+    data = store.step(step, lineage)
     tables = []
-    for sequence in range(_finished_part_count(store, plan, step)):
-        data = store.read_part_bytes(step, sequence)
-        if data is None:
+    for sequence in range(parts):
+        part = data.read_part_bytes(generations[sequence % len(generations)], sequence)
+        if part is None:
             raise RuntimeError(
-                f"Step {step!r} finished but its part {sequence} is missing from {store.step_path(step)}:"
+                f"Step {step!r} finished but its part {sequence} is missing from {data.path}:"
                 " its output was modified; rerun the step."
             )
-        tables.append(decode_table(data))
+        tables.append(decode_table(part))
     tables = [table for table in tables if table.num_rows]
     if not tables:
         return pa.table({})
@@ -101,17 +118,21 @@ def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
     return Dataset.from_dict({column: [row.get(column) for row in rows] for column in columns}).data.table
 
 
-def create_distiset(store: BatchStore, plan: ExecutionPlan) -> Distiset:
+def create_distiset(store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]) -> Distiset:
     """The Distiset of a finished run: each leaf step's rows in sequence order.
 
+    ``fingerprints`` are the run's :func:`~airflow_dististage.runtime.lineage_fingerprints`.
+
     Raises:
-        RuntimeError: a leaf step has not finished, or one of its parts is missing.
+        RuntimeError: a step has not finished, its output is stale, or one of its parts is missing.
     """
     from datasets import Dataset, DatasetDict
 
+    outputs = finished_outputs(store, plan, fingerprints)
     leaves = plan.leaf_steps
     distiset = Distiset()
     for leaf in leaves:
         name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
-        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(_step_table(store, plan, leaf))})
+        table = _step_table(store, leaf, fingerprints[leaf], *outputs[leaf])
+        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(table)})
     return distiset

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -55,26 +57,31 @@ class CompiledPipeline:
         or one of them failed and awaits its retry (waiting in a worker slot could block that retry,
         e.g. in ``dag.test()``, which runs one task at a time).
 
-        Returns the step's summary (pushed as the task's XCom), or None if it had already finished.
-        When this try is not the task's last, a failure is published as one that will be retried,
-        so successors in the same stage keep waiting for the retry instead of failing.
+        A try that starts the task afresh (the run's first, or the first after a Clear) recomputes
+        the step; a retry resumes it (see :func:`fresh_start_incarnation`). Every way out of a
+        failed try publishes the step's ``failed`` marker, so successors never wait for a step
+        that stopped. Returns the step's summary (pushed as the task's XCom), or None if it had
+        already finished in this try.
         """
         from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
         from airflow_dististage.runtime import StepExecution, UpstreamFailedError
         from airflow_dististage.runtime.gpus import claim_gpus
 
         context = get_current_context()
+        ti = context["ti"]
         execution = StepExecution(
             self.pipeline, self.plan, self.prepare_run(context), step_name, replica,
-            final_attempt=is_final_attempt(context["ti"]),
-            retry_delay=longest_retry_delay(context["ti"]),
+            final_attempt=is_final_attempt(ti),
+            retry_delay=longest_retry_delay(ti),
+            incarnation=fresh_start_incarnation(ti),
+            probe=AirflowTaskStates(context["dag_run"].dag_id, context["run_id"], self.plan),
         )
-        if execution.is_finished():
-            log.info("Step %s replica %d already finished in this run.", step_name, replica)
-            return None
         try:
+            if execution.is_finished():
+                log.info("Step %s replica %d already finished in this try.", step_name, replica)
+                return None
             if not execution.predecessors_started() or predecessor_awaiting_retry(execution):
                 execution.mark_not_running()
                 self._reschedule(step_name, context)
@@ -83,11 +90,56 @@ class CompiledPipeline:
                 if gpus:
                     log.info("Step %s replica %d holds GPU(s) %s.", step_name, replica, devices)
                 summary = execution.run()
+            if replica == 0:
+                self._recompute_stale_successors(execution)
+        except AirflowRescheduleException:
+            raise
         except UpstreamFailedError as error:
+            execution.publish_failure(error)
             # Raised only once a predecessor failed for good (or died): retrying cannot help.
             raise AirflowFailException(str(error)) from error
+        except BaseException as error:
+            execution.publish_failure(error)
+            raise
         log.info("Step %s replica %d: %s", step_name, replica, summary)
         return dataclasses.asdict(summary)
+
+    def _recompute_stale_successors(self, execution: StepExecution) -> None:
+        """Recomputes the same-stage successors whose output this step's recomputation made stale.
+
+        Steps of one stage have no Airflow edges between them (they run at once), so "Clear with
+        downstream" on a step does not reach its successors in the stage: their tasks stay
+        ``success`` on an output computed from the step's old output. Replica 0, once every replica
+        of the step finished, recomputes those here, in stage order; a successor whose task Airflow
+        will run again (cleared too) is left to its task.
+        """
+        from airflow_dististage.runtime import StepExecution
+        from airflow_dististage.runtime.gpus import claim_gpus
+
+        backoff_seconds = 1.0
+        while not execution.state_of(execution.step_name).finished:  # raises if a sibling replica failed
+            time.sleep(backoff_seconds)
+        stage = self.plan.stages[execution.step_plan.stage]
+        downstream = {execution.step_name}
+        for name in self.plan.topological_order:
+            if name not in stage.steps or not set(self.plan.steps[name].predecessors) & downstream:
+                continue
+            downstream.add(name)
+            for replica in range(self.plan.steps[name].replicas):
+                successor = StepExecution(
+                    self.pipeline, self.plan, execution.store, name, replica,
+                    fingerprints=execution.fingerprints, probe=execution.probe,
+                )
+                try:
+                    left_to_airflow = execution.probe(name, replica) != "success"
+                except LookupError:
+                    log.warning("Cannot read the task state of step %s: not recomputing it here.", name)
+                    left_to_airflow = True
+                if left_to_airflow or successor.is_finished():
+                    continue
+                log.info("Recomputing step %s replica %d: its input %s was recomputed.", name, replica, sorted(downstream))
+                with claim_gpus(self.plan.steps[name].gpus_per_replica, timeout=self.options.gpu_claim_timeout_seconds):
+                    successor.run()
 
     def _reschedule(self, step_name: str, context: Any) -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
@@ -111,12 +163,20 @@ class CompiledPipeline:
         """Saves the run's Distiset under ``<output>/<dag_id>/<run folder>/`` and records it on the Asset."""
         from airflow.sdk import get_current_context
 
+        import fsspec
+
         from airflow_dististage.distiset import create_distiset
+        from airflow_dististage.runtime import lineage_fingerprints
         from airflow_dististage.runtime.store import safe_folder_name
 
         context = get_current_context()
-        distiset = create_distiset(self.prepare_run(context), self.plan)
-        path = f"{self.options.output.rstrip('/')}/{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
+        store = self.prepare_run(context)
+        distiset = create_distiset(store, self.plan, lineage_fingerprints(self.pipeline, self.plan))
+        folders = f"{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
+        path = f"{self.options.output.rstrip('/')}/{folders}"
+        filesystem, folder = fsspec.core.url_to_fs(path)
+        if filesystem.exists(folder):
+            filesystem.rm(folder, recursive=True)  # a republished run (after a Clear) replaces its Distiset
         distiset.save_to_disk(path)
         rows = {name: sum(split.num_rows for split in dataset.values()) for name, dataset in distiset.items()}
         extra = {"path": path, "run_id": context["run_id"], "rows": rows}
@@ -129,17 +189,60 @@ def predecessor_awaiting_retry(execution: StepExecution) -> str | None:
     """The predecessor of ``execution``'s step that failed and will be retried, else None.
 
     Its retry has not started yet (a starting retry withdraws the ``failed`` marker); one that
-    is overdue makes ``predecessors_started()`` raise instead.
+    will not come makes ``predecessors_started()`` raise instead.
     """
-    from airflow_dististage.runtime.status import current_marker
-
     for predecessor in execution.step_plan.predecessors:
-        fingerprint = execution.fingerprints[predecessor]
+        data = execution.data_of(predecessor)
         for replica in range(execution.plan.steps[predecessor].replicas):
-            failed = current_marker(execution.store, predecessor, "failed", replica, fingerprint)
+            failed = data.read_marker("failed", replica)
             if failed is not None and failed.get("will_retry"):
                 return predecessor
     return None
+
+
+class AirflowTaskStates:
+    """The task states of one DAG run, read through the task SDK (Execution API) at most every few seconds.
+
+    Used as the runtime's :data:`~airflow_dististage.runtime.status.TaskStateProbe`: a step waiting
+    for a predecessor then waits exactly as long as Airflow may still run that predecessor.
+    Raises ``LookupError`` when the states cannot be read (the runtime then falls back to heartbeats).
+    """
+
+    def __init__(self, dag_id: str, run_id: str, plan: ExecutionPlan, refresh_seconds: float = 5.0) -> None:
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.plan = plan
+        self.refresh_seconds = refresh_seconds
+        self._states: dict[str, Any] = {}
+        self._read_at = -math.inf
+
+    def __call__(self, step: str, replica: int) -> str | None:
+        if time.monotonic() - self._read_at >= self.refresh_seconds:
+            self._states = self._read()
+            self._read_at = time.monotonic()
+        key = step if self.plan.steps[step].replicas == 1 else f"{step}_{replica}"
+        state = self._states.get(key)
+        return None if state is None else str(getattr(state, "value", state))
+
+    def _read(self) -> dict[str, Any]:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        try:
+            answer = RuntimeTaskInstance.get_task_states(dag_id=self.dag_id, run_ids=[self.run_id])
+        except Exception as error:  # noqa: BLE001 - any failure means "unknown", never "dead"
+            raise LookupError(f"task states of run {self.run_id!r} cannot be read: {error}") from error
+        return dict(answer.get(self.run_id, {}))
+
+
+def fresh_start_incarnation(ti: Any) -> str | None:
+    """The task instance's id when this try starts the task afresh, None when it is a retry.
+
+    Airflow sets ``max_tries = try_number + retries`` when a task is cleared (and ``retries`` on
+    its first try), so the tries of one trigger-or-Clear are ``max_tries - retries + 1`` onwards;
+    the id stays the same across reschedules of one try and changes with every new try.
+    """
+    first_try = ti.max_tries - ti.task.retries + 1
+    return str(ti.id) if ti.try_number <= first_try else None
 
 
 def is_final_attempt(ti: Any) -> bool:

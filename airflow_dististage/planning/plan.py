@@ -56,6 +56,18 @@ class ExecutionPlan:
         """Steps with no successor: the Distiset's members."""
         return tuple(name for name, plan in self.steps.items() if not plan.successors)
 
+    @property
+    def topological_order(self) -> tuple[str, ...]:
+        """Every step after all its predecessors (ties in plan order)."""
+        ordered: list[str] = []
+        placed: set[str] = set()
+        while len(ordered) < len(self.steps):
+            for name, plan in self.steps.items():
+                if name not in placed and all(predecessor in placed for predecessor in plan.predecessors):
+                    ordered.append(name)
+                    placed.add(name)
+        return tuple(ordered)
+
     def describe(self) -> str:
         """``Stage i: [...]`` lines, as the seed example prints them."""
         return "\n".join(f"Stage {stage.index}: {list(stage.steps)}" for stage in self.stages)

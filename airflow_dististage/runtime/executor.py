@@ -3,6 +3,12 @@
 Output part ``k`` of a normal step holds everything ``process`` yielded for input batch ``k``
 (possibly no rows), so a retry rewrites the same parts and readers never see a gap. Replica
 ``r`` of ``N`` handles the input batches ``k`` with ``k % N == r``.
+
+A replica's output is one *generation* (see :mod:`~airflow_dististage.runtime.store`). An attempt
+resumes the current generation after its last committed part when that is safe: same
+incarnation (see ``StepExecution``), same input generations, and a generator that can start at an
+offset. Otherwise it computes a new generation; readers following the old one notice and start
+over on the new one, so a recomputation anywhere upstream never mixes old and new rows.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ import networkx as nx
 from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.batching import chunked, input_batches
 from airflow_dististage.runtime.progress import StepProgress
-from airflow_dististage.runtime.status import StepState, UpstreamFailedError, current_marker, read_step_state
-from airflow_dististage.runtime.store import BatchStore
+from airflow_dististage.runtime.status import StepState, TaskStateProbe, UpstreamFailedError, read_step_state
+from airflow_dististage.runtime.store import BatchStore, StepData, new_generation
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
@@ -36,6 +42,16 @@ GLOBAL_OUTPUT_PART_ROWS = 1000
 _MAX_POLL_INTERVAL = 0.1
 _STATE_CHECK_SECONDS = 1.0
 """While a predecessor's parts are there to read, its markers are still read this often."""
+MAX_INPUT_RESTARTS = 10
+"""How often one attempt starts over because an input was recomputed while it read it."""
+
+
+class InputRecomputedError(RuntimeError):
+    """A predecessor's output was replaced by a new generation while this step was reading it."""
+
+    def __init__(self, step: str, predecessor: str) -> None:
+        super().__init__(f"Step {step!r}: the output of its predecessor {predecessor!r} was recomputed.")
+        self.predecessor = predecessor
 
 
 @dataclass(frozen=True)
@@ -74,13 +90,19 @@ class StepExecution:
         step_name: the step to run.
         replica: which replica (``0 <= replica < StepResources.replicas``).
         heartbeat_interval: seconds between heartbeats while running.
-        heartbeat_timeout: a predecessor silent for longer is treated as dead.
+        heartbeat_timeout: a predecessor silent for longer is treated as dead (unless ``probe``
+            says its Airflow task still runs or will be retried).
         poll_interval: first wait between looks for a predecessor's next part (it backs off).
         fingerprints: precomputed :func:`lineage_fingerprints` (saves recomputing them per replica).
         final_attempt: False when a failure of this attempt will be retried (an Airflow task with
             retries left): its ``failed`` marker then asks successors to wait for the retry.
-        retry_delay: seconds until such a retry starts at the latest; successors wait that long
-            plus ``heartbeat_timeout`` before they take the step for dead.
+        retry_delay: seconds until such a retry starts at the latest; without a probe, successors
+            wait that long plus ``heartbeat_timeout`` before they take the step for dead.
+        incarnation: who asks for this output. None resumes or reuses whatever output the step
+            has; any other value recomputes the step once unless its output was made by that same
+            incarnation (an Airflow task's first try after a trigger or a Clear passes its task
+            instance id; ``use_cache=False`` passes an id of the run).
+        probe: tells the Airflow state of a step's task (see :mod:`~airflow_dististage.runtime.status`).
     """
 
     def __init__(
@@ -97,6 +119,8 @@ class StepExecution:
         fingerprints: Mapping[str, str] | None = None,
         final_attempt: bool = True,
         retry_delay: float = 0.0,
+        incarnation: str | None = None,
+        probe: TaskStateProbe | None = None,
     ) -> None:
         if step_name not in plan.steps:
             raise ValueError(f"Step {step_name!r} is not in the plan of pipeline {plan.pipeline_name!r}.")
@@ -122,18 +146,31 @@ class StepExecution:
         self.poll_interval = poll_interval
         self.final_attempt = final_attempt
         self.retry_delay = retry_delay
+        self.incarnation = incarnation
+        self.probe = probe
         self.fingerprints = dict(fingerprints or lineage_fingerprints(pipeline, plan))
         self.fingerprint = self.fingerprints[step_name]
+        self.data = self.data_of(step_name)
         self.attempt = 0
+        self.generation: str | None = None
+        self._marker_incarnation = incarnation
+        self._inputs: dict[str, list[str | None]] = {}
 
     def __repr__(self) -> str:
         return f"StepExecution(step={self.step_name!r}, replica={self.replica}, store={self.store!r})"
 
     # -- state -------------------------------------------------------------------------------
-    def _state_of(self, step: str) -> StepState:
-        return read_step_state(
-            self.store, step, self.plan.steps[step].replicas, self.fingerprints[step], self.heartbeat_timeout
-        )
+    def data_of(self, step: str) -> StepData:
+        """The store files of ``step`` (any step of the plan) under its lineage."""
+        return self.store.step(step, self.fingerprints[step])
+
+    def state_of(self, step: str) -> StepState:
+        """``step``'s state from its markers (and the probe).
+
+        Raises:
+            UpstreamFailedError: it failed for good or died.
+        """
+        return read_step_state(self.data_of(step), self.plan.steps[step].replicas, self.heartbeat_timeout, self.probe)
 
     def predecessors_started(self) -> bool:
         """True once every replica of every predecessor started or finished; loads nothing.
@@ -141,11 +178,29 @@ class StepExecution:
         Raises:
             UpstreamFailedError: a predecessor failed or stopped heartbeating.
         """
-        return all(self._state_of(predecessor).started for predecessor in self.step_plan.predecessors)
+        return all(self.state_of(predecessor).started for predecessor in self.step_plan.predecessors)
+
+    def input_generations(self) -> dict[str, list[str | None]]:
+        """Per predecessor, the generation each of its replicas is writing or wrote."""
+        return {
+            predecessor: list(self.state_of(predecessor).generations) for predecessor in self.step_plan.predecessors
+        }
 
     def is_finished(self) -> bool:
-        """Whether this replica already finished in this run, with the current step and inputs."""
-        return self._finished_marker() is not None
+        """Whether this replica's output is complete and current: finished for this incarnation, from
+        the inputs its predecessors hold now."""
+        return self._reusable(self.data.read_marker("finished", self.replica))
+
+    def _reusable(self, finished: dict[str, Any] | None) -> bool:
+        if finished is None or not self._incarnation_matches(finished):
+            return False
+        try:
+            return finished.get("inputs", {}) == self.input_generations()
+        except UpstreamFailedError:
+            return False
+
+    def _incarnation_matches(self, marker: dict[str, Any]) -> bool:
+        return self.incarnation is None or marker.get("incarnation") == self.incarnation
 
     def is_failed(self) -> bool:
         """Whether this replica published ``failed`` in this run (and has not restarted since)."""
@@ -153,39 +208,35 @@ class StepExecution:
 
     def failed_marker(self) -> dict[str, Any] | None:
         """This replica's ``failed`` marker in this run (``error`` holds the error text), else None."""
-        return self._own_marker("failed")
-
-    def _finished_marker(self) -> dict[str, Any] | None:
-        return self._own_marker("finished")
-
-    def _own_marker(self, kind: str) -> dict[str, Any] | None:
-        return current_marker(self.store, self.step_name, kind, self.replica, self.fingerprint)
+        return self.data.read_marker("failed", self.replica)
 
     def mark_not_running(self) -> None:
         """Marks an earlier attempt of this replica as no longer running; call before a new attempt waits.
 
         A killed attempt leaves its ``started`` marker with its last heartbeat; once that is older
         than ``heartbeat_timeout`` a successor would call the step dead before the new attempt
-        rewrote it. Without heartbeat the replica counts as not started, while fingerprint and
+        rewrote it. Without heartbeat the replica counts as not started, while generation and
         attempt stay, so :meth:`run` still resumes after the last committed part.
         """
-        marker = self._own_marker("started")
+        marker = self.data.read_marker("started", self.replica)
         if marker is not None and marker.get("heartbeat") is not None:
-            self.store.write_marker(self.step_name, "started", {**marker, "heartbeat": None}, self.replica)
+            self.data.write_marker("started", {**marker, "heartbeat": None}, self.replica)
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> StepSummary:
         """Loads the step once, processes all its input, unloads it and publishes ``finished``.
 
-        Resumes after the last committed part of an earlier attempt; returns at once when this
-        replica already finished.
+        Returns at once when this replica's output is already complete and current; resumes
+        after the last committed part of an earlier attempt when that is safe (see the module
+        docstring); starts over, at most :data:`MAX_INPUT_RESTARTS` times, when an input is
+        recomputed while it reads it.
 
         Raises:
             UpstreamFailedError: a predecessor failed or stopped heartbeating.
             RuntimeError: a predecessor has not started (wait for :meth:`predecessors_started`).
         """
-        finished = self._finished_marker()
-        if finished is not None:
+        finished = self.data.read_marker("finished", self.replica)
+        if self._reusable(finished):
             return StepSummary(**{key: finished[key] for key in StepSummary.__dataclass_fields__})
         if not self.predecessors_started():
             raise RuntimeError(
@@ -193,13 +244,14 @@ class StepExecution:
                 " Wait until predecessors_started() is True."
             )
         progress = StepProgress(self.step_name, self.replica)
-        committed = self._begin_attempt(progress)
         heartbeat = _Heartbeat(self, progress)
-        heartbeat.start()
         try:
+            inputs = self.input_generations()
+            committed = self._begin_attempt(progress, inputs)
+            heartbeat.start()
             self.step.load()
             try:
-                parts = self._execute(progress, committed)
+                parts = self._execute_until_inputs_settle(progress, inputs, committed)
             finally:
                 self.step.unload()
         except BaseException as error:
@@ -215,163 +267,230 @@ class StepExecution:
             rows_out=progress.rows_out,
             seconds=round(progress.seconds, 3),
         )
-        marker = {"fingerprint": self.fingerprint, "attempt": self.attempt, "batches": parts, **vars(summary)}
-        self.store.write_marker(self.step_name, "finished", marker, self.replica)
+        marker = {**self._identity(), "attempt": self.attempt, "batches": parts, **vars(summary)}
+        self.data.write_marker("finished", marker, self.replica)
         progress.log("finished")
         return summary
 
-    def _begin_attempt(self, progress: StepProgress) -> set[int]:
-        """Publishes ``started``; returns the sequences an earlier attempt of this replica committed.
+    def _execute_until_inputs_settle(
+        self, progress: StepProgress, inputs: dict[str, list[str | None]], committed: set[int]
+    ) -> int:
+        for _ in range(MAX_INPUT_RESTARTS):
+            try:
+                return self._execute(progress, inputs, committed)
+            except InputRecomputedError as recomputed:
+                logger.info("%s; step %s replica %d starts over.", recomputed, self.step_name, self.replica)
+                progress.restart()
+                inputs = self.input_generations()
+                committed = self._begin_attempt(progress, inputs, force_new=True)
+        raise RuntimeError(
+            f"Step {self.step_name!r}: its inputs were recomputed {MAX_INPUT_RESTARTS} times while it ran; giving up."
+        )
 
-        Stale output (another fingerprint) loses its markers before its parts, so a crash in
-        between never leaves a ``finished`` marker without its parts. ``started`` is rewritten
-        before ``failed`` is withdrawn, so successors waiting for this retry never see a gap.
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "generation": self.generation,
+            "incarnation": self._marker_incarnation,
+            "inputs": self._inputs,
+        }
+
+    def _begin_attempt(
+        self, progress: StepProgress, inputs: dict[str, list[str | None]], *, force_new: bool = False
+    ) -> set[int]:
+        """Publishes ``started``; returns the sequences of the current generation already committed.
+
+        The new ``started`` marker is written before ``failed``/``finished`` are withdrawn, so
+        successors waiting for this retry never see a gap; a replaced generation's parts are
+        deleted only once no marker names it.
         """
-        previous = self._own_marker("started")
-        own = [seq for seq in self.store.part_sequences(self.step_name) if self._owns(seq)]
-        if previous is None:
-            self.store.delete_marker(self.step_name, "finished", self.replica)
-            self.store.delete_marker(self.step_name, "started", self.replica)
-            self.store.delete_parts(self.step_name, own)
-            own = []
+        previous = self.data.read_marker("started", self.replica)
+        resumable = (
+            not force_new
+            and previous is not None
+            and previous.get("generation") is not None
+            and self._incarnation_matches(previous)
+            and previous.get("inputs", {}) == inputs
+        )
+        committed: set[int] = set()
+        if resumable:
+            self.generation = previous["generation"]
+            committed = {seq for seq in self.data.part_sequences(self.generation) if self._owns(seq)}
+            if committed and self.step.is_generator and not self.step.resumes_from_offset:
+                resumable, committed = False, set()
+        replaced = previous.get("generation") if previous is not None and not resumable else None
+        if not resumable:
+            self.generation = new_generation()
+        self._marker_incarnation = (
+            previous.get("incarnation") if resumable and self.incarnation is None else self.incarnation
+        )
+        self._inputs = inputs
         self.attempt = previous["attempt"] + 1 if previous is not None else 1
         self.publish_heartbeat(progress)
-        self.store.delete_marker(self.step_name, "failed", self.replica)
-        self.store.delete_marker(self.step_name, "finished", self.replica)
-        return set(own)
+        self.data.delete_marker("failed", self.replica)
+        self.data.delete_marker("finished", self.replica)
+        if replaced is not None and replaced != self.generation:
+            self.data.delete_generation(replaced)
+        return committed
 
     def _owns(self, sequence: int) -> bool:
         return sequence % self.step_plan.replicas == self.replica
 
     def publish_heartbeat(self, progress: StepProgress) -> None:
         """Rewrites the ``started`` marker with the current time and progress."""
-        marker = {
-            "fingerprint": self.fingerprint,
-            "attempt": self.attempt,
-            "heartbeat": time.time(),
-            **progress.as_payload(),
-        }
-        self.store.write_marker(self.step_name, "started", marker, self.replica)
+        marker = {**self._identity(), "attempt": self.attempt, "heartbeat": time.time(), **progress.as_payload()}
+        self.data.write_marker("started", marker, self.replica)
 
     def publish_failure(self, error: BaseException) -> None:
         """Publishes this replica's ``failed`` marker, so its successors stop and name it.
 
-        When this is not the final attempt and the error is the step's own (not a predecessor's),
-        the marker says ``will_retry``: successors wait for the retry (see :func:`read_step_state`).
+        Call it on every way out of a failed attempt, also before :meth:`run` (a GPU claim that
+        timed out, a predecessor that failed while this step waited for it to start). When this
+        is not the final attempt and the error is the step's own (not a predecessor's), the
+        marker says ``will_retry``: successors wait for the retry (see :func:`read_step_state`).
         """
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         will_retry = not self.final_attempt and not isinstance(error, UpstreamFailedError)
+        started = self.data.read_marker("started", self.replica) or {}
         now = time.time()
         marker = {
             "fingerprint": self.fingerprint,
-            "attempt": self.attempt,
+            "generation": self.generation or started.get("generation"),
+            "attempt": self.attempt or started.get("attempt", 0),
             "error": text,
             "will_retry": will_retry,
             "at": now,
             "retry_by": now + self.retry_delay,
         }
-        self.store.write_marker(self.step_name, "failed", marker, self.replica)
+        self.data.write_marker("failed", marker, self.replica)
 
-    def _execute(self, progress: StepProgress, committed: set[int]) -> int:
+    def _execute(self, progress: StepProgress, inputs: dict[str, list[str | None]], committed: set[int]) -> int:
         """Processes the step's input; returns the number of parts the whole step has."""
         if self.step.is_generator:
             return self._run_generator(progress, committed)
+        sources = [self._read_predecessor(predecessor, inputs[predecessor]) for predecessor in self.step_plan.predecessors]
         if self.step.is_global:
-            return self._run_global(progress)
-        return self._run_normal(progress, committed)
+            return self._run_global(progress, sources)
+        return self._run_normal(progress, sources, committed)
+
+    def _write(self, sequence: int, rows: list[dict[str, Any]]) -> None:
+        self.data.write_part(self.generation, sequence, rows)
 
     def _run_generator(self, progress: StepProgress, committed: set[int]) -> int:
         sequence = 0
         offset = 0
         while sequence in committed:
-            rows = len(self.store.read_part(self.step_name, sequence) or [])
+            rows = len(self.data.read_part(self.generation, sequence) or [])
             progress.produced(rows)
             offset += rows
             sequence += 1
-        for item in self.step.process(offset):
+        outputs = self.step.process(offset) if self.step.resumes_from_offset else self.step.process()
+        for item in outputs:
             if not isinstance(item, tuple) or len(item) != 2:
                 raise TypeError(
                     f"Generator step {self.step_name!r}: process() must yield (rows, is_last) pairs,"
                     f" got {type(item).__name__}."
                 )
             rows, is_last = item
+            rows = self._checked_rows(rows, f"batch {sequence}")
             for part in chunked(self.step.rename_outputs(rows), self.step.batch_size):
-                self.store.write_part(self.step_name, sequence, part)
+                self._write(sequence, part)
                 progress.produced(len(part))
                 sequence += 1
             if is_last:
                 break
         return sequence
 
-    def _run_global(self, progress: StepProgress) -> int:
+    def _run_global(self, progress: StepProgress, sources: list[Iterator[list[dict[str, Any]]]]) -> int:
         inputs = []
-        for predecessor in self.step_plan.predecessors:
-            rows = [row for part in self._read_predecessor(predecessor) for row in part]
+        for source in sources:
+            rows = [row for part in source for row in part]
             progress.consumed(len(rows))
             inputs.append(rows)
-        outputs = self._collect(self.step.process_applying_mappings(*inputs))
+        outputs = self._collect(self.step.process_applying_mappings(*inputs), "its only batch")
         parts = 0
         for part in chunked(outputs, GLOBAL_OUTPUT_PART_ROWS):
-            self.store.write_part(self.step_name, parts, part)
+            self._write(parts, part)
             progress.produced(len(part))
             parts += 1
         return parts
 
-    def _run_normal(self, progress: StepProgress, committed: set[int]) -> int:
+    def _run_normal(
+        self, progress: StepProgress, sources: list[Iterator[list[dict[str, Any]]]], committed: set[int]
+    ) -> int:
         # Every replica reads and decodes all predecessor parts, to cut the same input batches
         # as its siblings, and skips the batches it does not own.
-        sources = [self._read_predecessor(predecessor) for predecessor in self.step_plan.predecessors]
         sequence = -1
         for sequence, batch in enumerate(input_batches(sources, self.step.input_batch_size)):
             if not self._owns(sequence):
                 continue
             progress.consumed(sum(len(rows) for rows in batch))
             if sequence in committed:
-                progress.produced(len(self.store.read_part(self.step_name, sequence) or []))
+                progress.produced(len(self.data.read_part(self.generation, sequence) or []))
                 continue
-            outputs = self._collect(self.step.process_applying_mappings(*batch))
-            self.store.write_part(self.step_name, sequence, outputs)
+            outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
+            self._write(sequence, outputs)
             progress.produced(len(outputs))
         return sequence + 1
 
-    def _collect(self, batches: Iterable[Any]) -> list[dict[str, Any]]:
-        """The rows of every list ``process`` yielded, checked to be lists of dicts."""
+    def _collect(self, batches: Iterable[Any], where: str) -> list[dict[str, Any]]:
+        """The rows of every list ``process`` yielded for one input batch, checked to be rows."""
         rows: list[dict[str, Any]] = []
         for batch in batches:
-            if not isinstance(batch, list) or (batch and not isinstance(batch[0], dict)):
-                raise TypeError(
-                    f"Step {self.step_name!r}: process() must yield lists of rows (dicts), got"
-                    f" {type(batch).__name__}{' of ' + type(batch[0]).__name__ if isinstance(batch, list) else ''}."
-                )
-            rows.extend(batch)
+            rows.extend(self._checked_rows(batch, where))
         return rows
 
-    def _read_predecessor(self, predecessor: str) -> Iterator[list[dict[str, Any]]]:
-        """``predecessor``'s parts in sequence order, waiting for each until it finished.
+    def _checked_rows(self, rows: Any, where: str) -> list[dict[str, Any]]:
+        """``rows`` as a list, when it is a list, tuple or generator of dicts; else a TypeError naming the step."""
+        if isinstance(rows, (str, bytes, dict)) or not isinstance(rows, (list, tuple, Iterator)):
+            raise TypeError(
+                f"Step {self.step_name!r} ({where}): process() must yield lists of rows (dicts), got"
+                f" {type(rows).__name__}."
+            )
+        rows = list(rows)
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise TypeError(
+                    f"Step {self.step_name!r} ({where}): row {index} is a {type(row).__name__}, not a dict;"
+                    " process() must yield lists of rows (dicts)."
+                )
+        return rows
+
+    def _read_predecessor(self, predecessor: str, generations: list[str | None]) -> Iterator[list[dict[str, Any]]]:
+        """``predecessor``'s parts of ``generations`` (one per replica) in sequence order, waiting for
+        each until it finished.
 
         Its markers are read whenever a part is missing and at least every
         ``_STATE_CHECK_SECONDS`` otherwise, so a slow reader of a failed predecessor stops
         within seconds instead of working through what was already written.
+
+        Raises:
+            InputRecomputedError: a replica of ``predecessor`` moved to another generation.
         """
+        data = self.data_of(predecessor)
+        replicas = len(generations)
         sequence = 0
         backoff = Backoff(self.poll_interval, _MAX_POLL_INTERVAL)
         checked_at = time.monotonic()
         while True:
-            rows = self.store.read_part(predecessor, sequence)
+            generation = generations[sequence % replicas]
+            rows = data.read_part(generation, sequence) if generation is not None else None
             if rows is None or time.monotonic() - checked_at >= _STATE_CHECK_SECONDS:
-                state = self._state_of(predecessor)  # raises when it failed or died
+                state = self.state_of(predecessor)  # raises when it failed or died
                 checked_at = time.monotonic()
+                if any(now is not None and now != then for now, then in zip(state.generations, generations)):
+                    raise InputRecomputedError(self.step_name, predecessor)
             if rows is None:
                 if not state.finished:
                     backoff.sleep()
                     continue
                 if sequence >= state.parts:
                     return
-                rows = self.store.read_part(predecessor, sequence)  # parts are written before `finished`
+                rows = data.read_part(generation, sequence)  # parts are written before `finished`
                 if rows is None:
                     raise RuntimeError(
                         f"Step {predecessor!r} finished with {state.parts} parts but part {sequence} is missing"
-                        f" from {self.store.step_path(predecessor)}: its output was modified; rerun it."
+                        f" from {data.path}: its output was modified; rerun it."
                     )
             yield rows
             sequence += 1

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from multiprocessing.connection import wait as wait_for_exits
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
 from airflow_dististage.runtime.executor import StepExecution, lineage_fingerprints
 from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
+from airflow_dististage.runtime.locks import hold_step_locks
 from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
 
@@ -39,7 +41,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("airflow_dististage.runtime")
 
 LOCAL_RUN_ID = "local"
-"""Run id of local runs: one run folder per pipeline, which is what lets ``use_cache`` reuse steps."""
+"""Run id of local runs: one run folder per pipeline name, which is what lets ``use_cache`` reuse
+steps. Steps live there under their lineage fingerprint, so pipelines that share a name but not a
+step's code, configuration or inputs never share its files; two live runs needing the same step
+output take turns (see :mod:`~airflow_dististage.runtime.locks`)."""
 
 _CHILD_EXIT_FAILED = 1
 _MAX_WAIT = 0.5
@@ -104,17 +109,22 @@ def run_pipeline(
     pipeline.set_runtime_parameters(parameters)
     plan = pipeline.plan(load_groups)
     store = _open_store(pipeline, storage_parameters)
-    if not use_cache:
-        store.clear_run()
-    for name in _steps_without_cache(pipeline):
-        store.clear_step(name)
+    recompute = set(plan.steps) if not use_cache else _steps_without_cache(pipeline)
+    run_incarnation = uuid.uuid4().hex  # recomputed steps are recomputed once in this run, then resumed
     fingerprints = lineage_fingerprints(pipeline, plan)
     if show_progress is None:
         show_progress = sys.stdout.isatty()
     stages = [
         [
             StepExecution(
-                pipeline, plan, store, name, replica, heartbeat_timeout=heartbeat_timeout, fingerprints=fingerprints
+                pipeline,
+                plan,
+                store,
+                name,
+                replica,
+                heartbeat_timeout=heartbeat_timeout,
+                fingerprints=fingerprints,
+                incarnation=run_incarnation if name in recompute else None,
             )
             for name in stage.steps
             for replica in range(plan.steps[name].replicas)
@@ -124,12 +134,14 @@ def run_pipeline(
     _check_gpus(plan)
     preload_converters()
     for stage, executions in zip(plan.stages, stages):
-        pending = [execution for execution in executions if not execution.is_finished()]
-        if pending:
-            _run_stage(stage, pending, plan, store, fingerprints, show_progress)
+        keys = [f"{execution.data.path}#{execution.replica}" for execution in executions]
+        with hold_step_locks(keys, f"pipeline {pipeline.name!r}, stage {stage.index}"):
+            pending = [execution for execution in executions if not execution.is_finished()]
+            if pending:
+                _run_stage(stage, pending, plan, store, fingerprints, show_progress)
     from airflow_dististage.distiset import create_distiset
 
-    return create_distiset(store, plan)
+    return create_distiset(store, plan, fingerprints)
 
 
 def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:
@@ -178,7 +190,7 @@ def _run_stage(
 ) -> None:
     logger.info("stage %d: running %s", stage.index, [repr(execution) for execution in executions])
     for execution in executions:
-        store.delete_marker(execution.step_name, "failed", execution.replica)
+        execution.data.delete_marker("failed", execution.replica)
         execution.mark_not_running()  # a killed run's old heartbeats must not look like dead steps
     context = multiprocessing.get_context("fork")
     processes: dict[BaseProcess, StepExecution] = {}

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_dististage.runtime.status import current_marker
-
 if TYPE_CHECKING:
     from airflow_dististage.planning import ExecutionPlan
     from airflow_dististage.runtime.store import BatchStore
@@ -34,6 +32,10 @@ class StepProgress:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started_at
+
+    def restart(self) -> None:
+        """Forgets the counted batches: the step starts over on recomputed inputs."""
+        self.batches_in = self.rows_in = self.batches_out = self.rows_out = 0
 
     def consumed(self, rows: int) -> None:
         """Counts one input batch of ``rows`` rows."""
@@ -126,7 +128,7 @@ class LiveDisplay:
         states = []
         for replica in range(replicas):
             for kind in ("failed", "finished", "started"):
-                marker = current_marker(self._store, step, kind, replica, self._fingerprints[step])
+                marker = self._store.step(step, self._fingerprints[step]).read_marker(kind, replica)
                 if marker is not None and not (kind == "started" and marker.get("heartbeat") is None):
                     states.append(kind)
                     for key in ("rows_in", "rows_out", "batches_out"):

@@ -1,13 +1,25 @@
-"""What a step's markers say about it: not started, running, finished, failed or dead."""
+"""What a step's markers say about it: not started, running, finished, failed or dead.
+
+Markers alone cannot tell a step that is about to be retried or rescheduled from one that never
+will be. Where the step runs as an Airflow task, a :data:`TaskStateProbe` answers with the task's
+real state, so a reader waits exactly as long as Airflow may still run the step, and no longer.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_dististage.runtime.store import BatchStore
+    from airflow_dististage.runtime.store import StepData
+
+TaskStateProbe = Callable[[str, int], "str | None"]
+"""``probe(step, replica)`` -> the Airflow state of that replica's task instance in this run."""
+
+ENDED_TASK_STATES = frozenset({"failed", "upstream_failed", "skipped", "removed", "success"})
+"""Task states after which Airflow will not run the task again unless a person clears it."""
 
 
 class UpstreamFailedError(RuntimeError):
@@ -23,75 +35,100 @@ class StepState:
     """A step's state, read from the markers of all its replicas.
 
     ``started`` is True once every replica started or finished; ``parts`` is the step's part
-    count once every replica finished, else None.
+    count once every replica finished, else None; ``generations`` holds, per replica, the
+    generation its latest marker names (None before it first started).
     """
 
     started: bool
     parts: int | None
+    generations: tuple[str | None, ...]
 
     @property
     def finished(self) -> bool:
         return self.parts is not None
 
 
-def current_marker(store: BatchStore, step: str, kind: str, replica: int, fingerprint: str) -> dict[str, Any] | None:
-    """``step``'s ``kind`` marker of ``replica`` when it belongs to ``fingerprint``, else None.
-
-    A marker of another fingerprint was left by an earlier version of the step or its inputs
-    (a stale cache) and says nothing about this run.
-    """
-    marker = store.read_marker(step, kind, replica)
-    return marker if marker is not None and marker.get("fingerprint") == fingerprint else None
-
-
 def read_step_state(
-    store: BatchStore,
-    step: str,
+    data: StepData,
     replicas: int,
-    fingerprint: str,
     heartbeat_timeout: float,
+    probe: TaskStateProbe | None = None,
 ) -> StepState:
-    """Reads ``step``'s markers; markers of another fingerprint (a stale cache) do not count.
+    """Reads the markers of every replica of ``data``'s step.
 
     A ``started`` marker without heartbeat belongs to an attempt that is not running (yet): the
-    replica counts as not started. A ``failed`` marker with ``will_retry`` counts as running for
-    ``heartbeat_timeout`` seconds, the time its retry has to start.
+    replica counts as not started. A ``failed`` marker with ``will_retry`` counts as running
+    while the retry may still come: as long as ``probe`` says Airflow may run the task again,
+    or, without a probe, for ``heartbeat_timeout`` seconds past its announced retry time.
 
     Raises:
-        UpstreamFailedError: a replica published ``failed`` (and no retry is due), or its
-            heartbeat is older than ``heartbeat_timeout`` seconds without ``finished``.
+        UpstreamFailedError: a replica failed for good, stopped heartbeating for longer than
+            ``heartbeat_timeout`` while Airflow (when probed) does not run it any more, or
+            Airflow ended its task without it ever publishing ``finished``.
     """
     started = True
     parts: int | None = None
     all_finished = True
+    generations: list[str | None] = []
     for replica in range(replicas):
-        finished = current_marker(store, step, "finished", replica, fingerprint)
+        finished = data.read_marker("finished", replica)
         if finished is not None:
             parts = finished["batches"]
+            generations.append(finished["generation"])
             continue
         all_finished = False
-        failed = current_marker(store, step, "failed", replica, fingerprint)
+        failed = data.read_marker("failed", replica)
+        running = data.read_marker("started", replica)
+        generations.append((running or failed or {}).get("generation"))
         if failed is not None:
-            _check_retry_due(step, replica, failed, heartbeat_timeout)
+            _check_retry_due(data.name, replica, failed, heartbeat_timeout, probe)
             continue
-        running = current_marker(store, step, "started", replica, fingerprint)
         if running is None or running.get("heartbeat") is None:
+            _check_task_alive(data.name, replica, probe, "has not started")
             started = False
             continue
         silence = time.time() - running["heartbeat"]
         if silence > heartbeat_timeout:
-            raise UpstreamFailedError(
-                step,
+            _check_task_alive(
+                data.name,
+                replica,
+                probe,
                 f"stopped heartbeating (replica {replica}, attempt {running.get('attempt')}, last heartbeat"
-                f" {silence:.0f} s ago, limit {heartbeat_timeout:.0f} s): its process died.",
+                f" {silence:.0f} s ago, limit {heartbeat_timeout:.0f} s): its process died",
+                without_probe_alive=False,
             )
-    return StepState(started=started, parts=parts if all_finished else None)
+    return StepState(started=started, parts=parts if all_finished else None, generations=tuple(generations))
 
 
-def _check_retry_due(step: str, replica: int, failed: dict[str, Any], heartbeat_timeout: float) -> None:
-    """Raises unless ``failed`` announced a retry that may still start (its delay + ``heartbeat_timeout``)."""
+def _check_task_alive(
+    step: str, replica: int, probe: TaskStateProbe | None, situation: str, *, without_probe_alive: bool = True
+) -> None:
+    """Raises when Airflow will not run ``step``'s task again (or, unprobed, unless ``without_probe_alive``)."""
+    if probe is None:
+        if not without_probe_alive:
+            raise UpstreamFailedError(step, f"{situation}.")
+        return
+    try:
+        state = probe(step, replica)
+    except LookupError:
+        if not without_probe_alive:
+            raise UpstreamFailedError(step, f"{situation}.") from None
+        return
+    if state in ENDED_TASK_STATES:
+        raise UpstreamFailedError(
+            step, f"{situation}, and its Airflow task (replica {replica}) is {state!r}: it will not run again."
+        )
+
+
+def _check_retry_due(
+    step: str, replica: int, failed: dict[str, Any], heartbeat_timeout: float, probe: TaskStateProbe | None
+) -> None:
+    """Raises unless ``failed`` announced a retry that may still start."""
     if not failed.get("will_retry"):
         raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
+    if probe is not None:
+        _check_task_alive(step, replica, probe, f"failed (replica {replica}): {failed.get('error')}")
+        return
     now = time.time()
     overdue = now - failed.get("retry_by", failed["at"])
     if overdue > heartbeat_timeout:

@@ -2,17 +2,25 @@
 
 Layout of one run::
 
-    <url>/<pipeline>/<run>/<step>/parts/000000042.arrow   output batch 42 (written atomically)
-    <url>/<pipeline>/<run>/<step>/markers/started-0.json  replica 0: attempt, heartbeat, progress
-    <url>/<pipeline>/<run>/<step>/markers/finished-0.json replica 0: batches, rows, fingerprint
-    <url>/<pipeline>/<run>/<step>/markers/failed-0.json   replica 0: error text
+    <url>/<pipeline>/<run>/<step>/<lineage>/parts/000000042.<generation>.arrow  output batch 42
+    <url>/<pipeline>/<run>/<step>/<lineage>/markers/started-0.json   replica 0: generation, heartbeat, progress
+    <url>/<pipeline>/<run>/<step>/<lineage>/markers/finished-0.json  replica 0: generation, batches, rows
+    <url>/<pipeline>/<run>/<step>/<lineage>/markers/failed-0.json    replica 0: generation, error text
 
-A local folder gets write-to-temp-then-rename; other filesystems get one ``put`` per file, which
-object stores apply atomically. Readers therefore never see a partial part or marker.
+``<lineage>`` is the hash of the step's code, configuration and everything upstream of it, so two
+pipelines that share a name but differ in a step never share that step's files. A *generation* is
+one computation of one replica's output: a recomputation (a Clear in Airflow, ``use_cache=False``,
+a recomputed input) writes parts under a new generation name, so a reader that follows one
+generation can never mix in a part of another.
+
+Every file is written atomically: a local folder gets write-to-temp, fsync, rename and an fsync of
+the folder; object stores get one ``put`` per object, which they apply atomically; any other
+filesystem gets write-to-temp then move. Readers therefore never see a partial part or marker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,7 +36,10 @@ from airflow_dististage.steps.base import validate_step_name
 _SAFE_CHARACTER = re.compile(r"[A-Za-z0-9_.-]")
 _PART_SUFFIX = ".arrow"
 _SEQUENCE_DIGITS = 9
+_GENERATION = re.compile(r"[0-9a-f]{1,64}")
 MARKER_KINDS = ("started", "finished", "failed")
+ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "memory"})
+"""Filesystems whose single ``put`` of an object is atomic; others get a temporary name and a move."""
 
 
 def safe_folder_name(name: str) -> str:
@@ -51,9 +62,17 @@ def _escape(character: str) -> str:
     return "".join(f"~{byte:02x}" for byte in character.encode("utf-8"))
 
 
-def part_name(sequence: int) -> str:
-    """File name of output batch ``sequence``: zero-padded so names sort in sequence order."""
-    return f"{sequence:0{_SEQUENCE_DIGITS}d}{_PART_SUFFIX}"
+def part_name(sequence: int, generation: str) -> str:
+    """File name of output batch ``sequence`` of ``generation``: zero-padded so names sort in sequence order."""
+    return f"{sequence:0{_SEQUENCE_DIGITS}d}.{generation}{_PART_SUFFIX}"
+
+
+def _parse_part_name(name: str) -> tuple[int, str] | None:
+    sequence, _, rest = name.partition(".")
+    generation = rest.removesuffix(_PART_SUFFIX)
+    if not sequence.isdigit() or generation == rest or not _GENERATION.fullmatch(generation):
+        return None
+    return int(sequence), generation
 
 
 class BatchStore:
@@ -79,6 +98,7 @@ class BatchStore:
         self.storage_options = dict(storage_options or {})
         self.fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
         self._local = isinstance(self.fs, LocalFileSystem)
+        self._single_put = not self._local and bool(set(self.protocols) & ATOMIC_PUT_PROTOCOLS)
         root = os.path.abspath(root) if self._local else root.rstrip("/")
         self.run_path = f"{root}/{safe_folder_name(pipeline_name)}/{safe_folder_name(run_id)}"
 
@@ -88,107 +108,148 @@ class BatchStore:
     def __reduce__(self) -> tuple[Any, ...]:
         return (BatchStore, (self.url, self.pipeline_name, self.run_id, self.storage_options))
 
-    # -- paths ---------------------------------------------------------------------------
-    def step_path(self, step: str) -> str:
-        """Folder of ``step``'s data; the name is validated so no path leaves the run folder."""
-        try:
-            validate_step_name(step)
-        except ValueError:
-            raise ValueError(
-                f"Invalid step name {step!r} for the batch store: use letters, digits, '_', '-'."
-            ) from None
-        return f"{self.run_path}/{step}"
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The fsspec protocol names of the store's filesystem."""
+        return self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
 
-    def _part_path(self, step: str, sequence: int) -> str:
-        if not isinstance(sequence, int) or sequence < 0:
-            raise ValueError(f"Step {step!r}: part sequence must be an integer >= 0, got {sequence!r}.")
-        return f"{self.step_path(step)}/parts/{part_name(sequence)}"
-
-    def _marker_path(self, step: str, kind: str, replica: int) -> str:
-        if kind not in MARKER_KINDS:
-            raise ValueError(f"Unknown marker kind {kind!r}; expected one of {MARKER_KINDS}.")
-        return f"{self.step_path(step)}/markers/{kind}-{int(replica)}.json"
+    def step(self, name: str, lineage: str) -> StepData:
+        """The files of step ``name`` whose lineage fingerprint is ``lineage``."""
+        return StepData(self, name, lineage)
 
     # -- atomic writes ---------------------------------------------------------------------
-    def _write_atomic(self, path: str, data: bytes) -> None:
-        if not self._local:
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Writes ``path`` so that readers see either nothing or all of ``data`` (see the module docstring)."""
+        if self._single_put:
             self.fs.pipe_file(path, data)
+            return
+        if not self._local:
+            temporary = f"{path.rsplit('/', 1)[0]}/.{path.rsplit('/', 1)[-1]}.{uuid.uuid4().hex}.tmp"
+            self.fs.pipe_file(temporary, data)
+            self.fs.mv(temporary, path)
             return
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         temporary = f"{folder}/.{os.path.basename(path)}.{uuid.uuid4().hex}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        _fsync_folder(folder)
 
-    def _read(self, path: str) -> bytes | None:
+    def read(self, path: str) -> bytes | None:
+        """The bytes at ``path``, or None when it does not exist."""
         try:
             return self.fs.cat_file(path)
         except FileNotFoundError:
             return None
 
-    # -- parts ---------------------------------------------------------------------------
-    def write_part(self, step: str, sequence: int, rows: list[dict[str, Any]]) -> None:
-        """Writes output batch ``sequence`` of ``step``; rewriting it with the same rows is harmless."""
-        self._write_atomic(self._part_path(step, sequence), encode_rows(rows))
+    def remove(self, path: str) -> None:
+        """Removes the file ``path`` if it exists."""
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
 
-    def read_part(self, step: str, sequence: int) -> list[dict[str, Any]] | None:
-        """Rows of part ``sequence``, or None while it does not exist."""
-        data = self._read(self._part_path(step, sequence))
-        return None if data is None else decode_rows(data)
-
-    def read_part_bytes(self, step: str, sequence: int) -> bytes | None:
-        """Raw Arrow IPC bytes of part ``sequence`` (None while it does not exist)."""
-        return self._read(self._part_path(step, sequence))
-
-    def part_sequences(self, step: str) -> list[int]:
-        """Sequence numbers of ``step``'s committed parts, ascending (never a cached listing)."""
-        folder = f"{self.step_path(step)}/parts"
+    def list_names(self, folder: str) -> list[str]:
+        """Base names of the files in ``folder`` (never a cached listing; none when it does not exist)."""
         self.fs.invalidate_cache(folder)  # s3fs/gcsfs would otherwise answer from an old listing
         try:
             names = self.fs.ls(folder, detail=False)
         except FileNotFoundError:
             return []
-        sequences = []
-        for name in names:
-            base = name.rstrip("/").rsplit("/", 1)[-1]
-            if base.endswith(_PART_SUFFIX) and base[: -len(_PART_SUFFIX)].isdigit():
-                sequences.append(int(base[: -len(_PART_SUFFIX)]))
-        return sorted(sequences)
+        return [name.rstrip("/").rsplit("/", 1)[-1] for name in names]
 
-    def delete_parts(self, step: str, sequences: list[int]) -> None:
-        """Removes the given parts of ``step`` (used when its cached output is stale)."""
-        for sequence in sequences:
-            try:
-                self.fs.rm_file(self._part_path(step, sequence))
-            except FileNotFoundError:
-                pass
+
+class StepData:
+    """The parts and markers of one step (one lineage) in one run; see the module docstring."""
+
+    def __init__(self, store: BatchStore, name: str, lineage: str) -> None:
+        try:
+            validate_step_name(name)
+        except ValueError:
+            raise ValueError(f"Invalid step name {name!r} for the batch store: use letters, digits, '_', '-'.") from None
+        if not _GENERATION.fullmatch(lineage):
+            raise ValueError(f"Step {name!r}: invalid lineage fingerprint {lineage!r}.")
+        self.store = store
+        self.name = name
+        self.lineage = lineage
+        self.path = f"{store.run_path}/{name}/{lineage}"
+
+    def __repr__(self) -> str:
+        return f"StepData({self.name!r}, lineage={self.lineage!r}, run={self.store.run_id!r})"
+
+    # -- parts ---------------------------------------------------------------------------
+    def _part_path(self, generation: str, sequence: int) -> str:
+        if not isinstance(sequence, int) or sequence < 0:
+            raise ValueError(f"Step {self.name!r}: part sequence must be an integer >= 0, got {sequence!r}.")
+        if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
+            raise ValueError(f"Step {self.name!r}: invalid generation {generation!r}.")
+        return f"{self.path}/parts/{part_name(sequence, generation)}"
+
+    def write_part(self, generation: str, sequence: int, rows: list[dict[str, Any]]) -> None:
+        """Writes output batch ``sequence`` of ``generation``; rewriting it with the same rows is harmless."""
+        self.store.write_atomic(self._part_path(generation, sequence), encode_rows(rows))
+
+    def read_part(self, generation: str, sequence: int) -> list[dict[str, Any]] | None:
+        """Rows of part ``sequence`` of ``generation``, or None while it does not exist."""
+        data = self.read_part_bytes(generation, sequence)
+        return None if data is None else decode_rows(data)
+
+    def read_part_bytes(self, generation: str, sequence: int) -> bytes | None:
+        """Raw Arrow IPC bytes of part ``sequence`` of ``generation`` (None while it does not exist)."""
+        return self.store.read(self._part_path(generation, sequence))
+
+    def part_sequences(self, generation: str) -> list[int]:
+        """Sequence numbers of the committed parts of ``generation``, ascending."""
+        return sorted(sequence for sequence, owner in self._parts() if owner == generation)
+
+    def delete_generation(self, generation: str) -> None:
+        """Removes every part of ``generation`` (an output that was replaced)."""
+        for sequence, owner in self._parts():
+            if owner == generation:
+                self.store.remove(self._part_path(owner, sequence))
+
+    def _parts(self) -> list[tuple[int, str]]:
+        parsed = (_parse_part_name(name) for name in self.store.list_names(f"{self.path}/parts"))
+        return [part for part in parsed if part is not None]
 
     # -- markers -------------------------------------------------------------------------
-    def write_marker(self, step: str, kind: str, payload: dict[str, Any], replica: int = 0) -> None:
-        """Publishes a ``started``/``finished``/``failed`` marker of one replica of ``step``."""
-        self._write_atomic(self._marker_path(step, kind, replica), json.dumps(payload, sort_keys=True).encode())
+    def _marker_path(self, kind: str, replica: int) -> str:
+        if kind not in MARKER_KINDS:
+            raise ValueError(f"Unknown marker kind {kind!r}; expected one of {MARKER_KINDS}.")
+        return f"{self.path}/markers/{kind}-{int(replica)}.json"
 
-    def read_marker(self, step: str, kind: str, replica: int = 0) -> dict[str, Any] | None:
+    def write_marker(self, kind: str, payload: dict[str, Any], replica: int = 0) -> None:
+        """Publishes a ``started``/``finished``/``failed`` marker of one replica."""
+        self.store.write_atomic(self._marker_path(kind, replica), json.dumps(payload, sort_keys=True).encode())
+
+    def read_marker(self, kind: str, replica: int = 0) -> dict[str, Any] | None:
         """The marker's payload, or None when it was not published."""
-        data = self._read(self._marker_path(step, kind, replica))
+        data = self.store.read(self._marker_path(kind, replica))
         return None if data is None else json.loads(data)
 
-    def delete_marker(self, step: str, kind: str, replica: int = 0) -> None:
+    def delete_marker(self, kind: str, replica: int = 0) -> None:
         """Withdraws a marker (a new attempt withdraws the previous attempt's ``failed``)."""
-        try:
-            self.fs.rm_file(self._marker_path(step, kind, replica))
-        except FileNotFoundError:
-            pass
+        self.store.remove(self._marker_path(kind, replica))
 
-    # -- whole steps and runs -----------------------------------------------------------------
-    def clear_step(self, step: str) -> None:
-        """Removes everything ``step`` wrote in this run."""
-        path = self.step_path(step)
-        if self.fs.exists(path):
-            self.fs.rm(path, recursive=True)
 
-    def clear_run(self) -> None:
-        """Removes the whole run folder."""
-        if self.fs.exists(self.run_path):
-            self.fs.rm(self.run_path, recursive=True)
+def new_generation() -> str:
+    """A fresh generation name."""
+    return uuid.uuid4().hex[:16]
+
+
+def _fsync_folder(folder: str) -> None:
+    """Makes a rename in ``folder`` durable (a power loss cannot undo it)."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -73,11 +73,15 @@ def step(
             result = func(*args, **kwargs)
             return result if inspect.isgenerator(result) else iter([result])
 
-        if step_type == "generator":
+        if step_type == "generator" and "offset" in signature.parameters:
 
             def process(self: Any, offset: int = 0) -> Any:
-                extra = {"offset": offset} if "offset" in signature.parameters else {}
-                return call_function(self, **extra)
+                return call_function(self, offset=offset)
+
+        elif step_type == "generator":
+
+            def process(self: Any) -> Any:
+                return call_function(self)
 
         elif any(p.kind is p.VAR_POSITIONAL for p in takes_inputs):
 

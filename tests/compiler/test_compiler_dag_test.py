@@ -72,8 +72,8 @@ def test_the_seed_dag_runs_end_to_end_with_params(airflow_env):
     rows = distiset["default"]["train"]
     assert rows.num_rows == 50
     assert set(rows["response"]) == {"HI"}
-    parts = _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__STORE", "seed_pipeline", folder, "dummy_step_0", "parts")
-    assert len(list(parts.iterdir())) == 8  # 50 rows in batches of input_batch_size=7, from the run's conf
+    (lineage,) = _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__STORE", "seed_pipeline", folder, "dummy_step_0").iterdir()
+    assert len(list((lineage / "parts").iterdir())) == 8  # 50 rows in batches of input_batch_size=7, from the run's conf
 
 
 def test_the_nightly_example_generates_through_an_llm_param(airflow_env):
