@@ -23,6 +23,8 @@ from tests.conftest import REPO_ROOT
 EXAMPLE_DAGS = REPO_ROOT / "dags_examples"
 STANDIN_DAGS = Path(__file__).parent / "dags"
 RUN_TIMEOUT_S = 240.0
+DAGS_TRIGGERED_BY_TESTS = ("clear_recompute",)
+"""DAGs a test triggers itself (its run depends on what the test prepares), besides those of RUNS."""
 GPU_POOL = "dististage_gpu"
 GPU_POOL_SLOTS = 1
 
@@ -52,7 +54,7 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowD
     dags.mkdir()
     for dag_file in [*EXAMPLE_DAGS.glob("*.py"), *STANDIN_DAGS.glob("*.py")]:
         shutil.copy(dag_file, dags / dag_file.name)
-    unpaused = sorted({run.dag_id for run in RUNS.values()})
+    unpaused = sorted({run.dag_id for run in RUNS.values()} | set(DAGS_TRIGGERED_BY_TESTS))
     stack = AirflowDevStack(root / "home", dags, gpus=GPU_POOL_SLOTS, all_admins=False, unpaused_dags=unpaused)
     with stack:
         yield stack
