@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 DEFAULT_STEP_RETRIES = 2
 GPU_POOL_CHECK_MODES = ("strict", "warn")
+PROCESS_PRIVATE_PROTOCOLS = frozenset({"memory"})
+"""fsspec filesystems whose files live in one process only."""
 _DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
 
 
@@ -74,6 +76,12 @@ class CompileOptions:
                 raise CompileError(
                     f"Compile option {name}={value!r} is a relative folder: the DAG file and each task"
                     f" resolve it against their own working directory. Give an absolute path or a URL."
+                )
+            if value.split("://", 1)[0].lower() in PROCESS_PRIVATE_PROTOCOLS:
+                raise CompileError(
+                    f"Compile option {name}={value!r} is private to one process, and every Airflow task"
+                    " runs in its own process: its steps could never see each other's batches. Use a"
+                    " folder all workers share or an object-storage URL."
                 )
         if self.gpu_pool_slots is not None and (
             not isinstance(self.gpu_pool_slots, int) or self.gpu_pool_slots < 0

@@ -124,7 +124,9 @@ class BatchStore:
             self.fs.pipe_file(path, data)
             return
         if not self._local:
-            temporary = f"{path.rsplit('/', 1)[0]}/.{path.rsplit('/', 1)[-1]}.{uuid.uuid4().hex}.tmp"
+            folder, name = path.rsplit("/", 1)
+            self.fs.makedirs(folder, exist_ok=True)
+            temporary = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
             self.fs.pipe_file(temporary, data)
             self.fs.mv(temporary, path)
             return

@@ -146,9 +146,17 @@ def test_relative_folders_are_refused_naming_the_option(option, compile_options)
 
 
 def test_urls_and_absolute_folders_are_accepted(compile_options):
-    dag = build_gpu_pipeline().to_airflow(dag_id="x", store="memory://store", output=compile_options["output"])
+    dag = build_gpu_pipeline().to_airflow(dag_id="x", store="s3://bucket/store", output=compile_options["output"])
 
     assert dag.dag_id == "x"
+
+
+@pytest.mark.parametrize("option", ["store", "output"])
+def test_a_store_private_to_one_process_is_refused_naming_the_option(option, compile_options):
+    compile_options[option] = "memory://store"
+
+    with pytest.raises(CompileError, match=f"Compile option {option}='memory://store' is private to one process"):
+        build_gpu_pipeline().to_airflow(dag_id="x", **compile_options)
 
 
 def test_an_invalid_pipeline_fails_at_compile_time(compile_options):
