@@ -1,4 +1,4 @@
-"""distilabel 1.5.3's own load-stage cases and edge cases (shared/conformance/load_stages.json)."""
+"""distilabel 1.5.3's own load-stage cases and edge cases (tests/data/load_stages.json)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.planning import LoadGroupsError
 from airflow_dististage.steps import GeneratorStep, GlobalStep, Step, StepInput
-from tests.conftest import SHARED
+from tests.conftest import REPO_ROOT
 
-CONFORMANCE = SHARED / "conformance" / "load_stages.json"
+CONFORMANCE = REPO_ROOT / "tests" / "data" / "load_stages.json"
 CASES = json.loads(CONFORMANCE.read_text())["cases"]
 
 
