@@ -35,7 +35,8 @@ class LLM(Declarative):
 
     Subclasses implement ``load``, ``unload``, ``model_name`` and ``generate``. The keyword
     parameters of their ``generate`` (documented in its ``Args:`` section) are what
-    ``generation_kwargs`` accepts, and become runtime parameters (Airflow Params).
+    ``generation_kwargs`` accepts, and become runtime parameters (Airflow Params): they shape the
+    requests an LLM sends, never where they go nor what it loads, so a run's conf may set them.
     """
 
     generation_kwargs: RuntimeParameter[Dict[str, Any]] = Field(
@@ -116,6 +117,7 @@ class LLM(Declarative):
                 default=self.generation_kwargs.get(name, None if required else parameter.default),
                 description=descriptions.get(name),
                 optional=not required,
+                run_conf=info.run_conf,
             )
         return params
 

@@ -32,7 +32,9 @@ class OpenAILLM(LLM):
     Credentials come from ``api_key``, else the password of the Airflow connection ``conn_id``
     (whose host is the base URL, or a host name completed by its schema, port and extra ``path``),
     else ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``. They are read in ``load()`` (on the worker), and
-    never appear in reprs, logs or fingerprints.
+    never appear in reprs, logs or fingerprints. ``base_url`` is a runtime parameter that only the
+    code and ``pipeline.run(parameters=...)`` set, never a run's conf: the key must go nowhere the DAG
+    file or the connection did not name.
 
     Args:
         model: the model name the server knows.
@@ -46,7 +48,9 @@ class OpenAILLM(LLM):
     """
 
     model: str
-    base_url: RuntimeParameter[str] = Field(default=None, description="The API root URL, e.g. http://host:8000/v1.")
+    base_url: RuntimeParameter[str] = Field(
+        default=None, run_conf=False, description="The API root URL, e.g. http://host:8000/v1."
+    )
     api_key: Optional[Any] = None
     conn_id: Optional[str] = None
     max_concurrency: RuntimeParameter[int] = Field(default=16, description="Most requests in flight at once.")

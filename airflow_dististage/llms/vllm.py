@@ -27,6 +27,8 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
         extra_kwargs: more keyword arguments for ``vllm.LLM`` (``max_model_len``,
             ``gpu_memory_utilization``, ``tensor_parallel_size``...). ``tensor_parallel_size`` x
             ``pipeline_parallel_size`` must equal the step's ``resources.gpus``; give one, the other follows.
+            A runtime parameter of ``pipeline.run(parameters=...)`` only, never of a run's conf: engine
+            options load code and files (``worker_cls``, ``hf_overrides``, ``download_dir``...).
     """
 
     model: str
@@ -38,7 +40,9 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
     chat_template: Optional[str] = None
     seed: int = 0
     extra_kwargs: RuntimeParameter[Dict[str, Any]] = Field(
-        default_factory=dict, description="Additional keyword arguments for `vllm.LLM` (e.g. max_model_len)."
+        default_factory=dict,
+        run_conf=False,
+        description="Additional keyword arguments for `vllm.LLM` (e.g. max_model_len).",
     )
 
     def _post_init(self) -> None:

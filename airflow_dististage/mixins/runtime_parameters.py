@@ -8,7 +8,10 @@ users write them::
         temperature: RuntimeParameter[float] = Field(default=0.7, description="Sampling heat.")
 
 An attribute annotated with :data:`RuntimeParameter` can be set per run (``pipeline.run(parameters=...)``
-or an Airflow Param). Everything here is plain Python: no pydantic model is built per object.
+or an Airflow Param). One declared with ``Field(..., run_conf=False)`` can be set per run by
+``pipeline.run(parameters=...)`` only: it never becomes an Airflow Param, so whoever triggers a DAG
+cannot change it (use it for what decides where requests and credentials go, or what code or files
+load). Everything here is plain Python: no pydantic model is built per object.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ MISSING: Any = _Missing()
 
 
 class Field:
-    """The default and description of a declared attribute (accepts pydantic's ``Field`` too)."""
+    """The default and description of a declared attribute (accepts pydantic's ``Field`` too).
+
+    ``run_conf=False`` keeps a runtime parameter out of Airflow Params and run confs: only the
+    code and ``pipeline.run(parameters=...)`` set it. Subclasses keep the flag even when they
+    declare another default.
+    """
 
     def __init__(
         self,
@@ -42,10 +50,12 @@ class Field:
         *,
         default_factory: Callable[[], Any] | None = None,
         description: str | None = None,
+        run_conf: bool = True,
     ) -> None:
         self.default = default
         self.default_factory = default_factory
         self.description = description
+        self.run_conf = run_conf
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class AttributeSpec:
     description: str | None
     runtime: bool
     value_type: Any
+    run_conf: bool = True
 
     @property
     def required(self) -> bool:
@@ -78,6 +89,8 @@ class RuntimeParameterInfo:
     default: Any = None
     description: str | None = None
     optional: bool = True
+    run_conf: bool = True
+    """Whether a run's conf (an Airflow Param) may set it; see ``Field(run_conf=...)``."""
     children: dict[str, RuntimeParameterInfo] = field(default_factory=dict)
 
     def flat(self, prefix: str = "") -> dict[str, RuntimeParameterInfo]:
@@ -91,16 +104,16 @@ class RuntimeParameterInfo:
         return out
 
 
-def _normalise_default(value: Any) -> tuple[Any, Callable[[], Any] | None, str | None]:
-    """Reads our ``Field``, pydantic's ``FieldInfo`` or a plain value as (default, factory, doc)."""
+def _normalise_default(value: Any) -> tuple[Any, Callable[[], Any] | None, str | None, bool]:
+    """Reads our ``Field``, pydantic's ``FieldInfo`` or a plain value as (default, factory, doc, run_conf)."""
     if isinstance(value, Field):
-        return value.default, value.default_factory, value.description
+        return value.default, value.default_factory, value.description, value.run_conf
     if type(value).__name__ == "FieldInfo" and hasattr(value, "default"):
         default = value.default
         if type(default).__name__ == "PydanticUndefinedType":
             default = MISSING
-        return default, getattr(value, "default_factory", None), getattr(value, "description", None)
-    return value, None, None
+        return default, getattr(value, "default_factory", None), getattr(value, "description", None), True
+    return value, None, None, True
 
 
 def _resolve_annotation(cls: type, annotation: Any) -> Any:
@@ -150,24 +163,22 @@ def collect_attribute_specs(cls: type) -> dict[str, AttributeSpec]:
             annotation = _resolve_annotation(klass, raw)
             if _is_class_var(annotation):
                 continue
+            inherited = specs.get(name)
             if name in klass.__dict__:
-                default, factory, description = _normalise_default(klass.__dict__[name])
-            elif name in specs:
-                inherited = specs[name]
-                default, factory, description = (
-                    inherited.default,
-                    inherited.default_factory,
-                    inherited.description,
-                )
+                default, factory, description, run_conf = _normalise_default(klass.__dict__[name])
+            elif inherited is not None:
+                default, factory, description = inherited.default, inherited.default_factory, inherited.description
+                run_conf = True
             else:
-                default, factory, description = MISSING, None, None
+                default, factory, description, run_conf = MISSING, None, None, True
             specs[name] = AttributeSpec(
                 name=name,
                 default=default,
                 default_factory=factory,
                 description=description,
-                runtime=is_runtime_annotation(annotation) or (name in specs and specs[name].runtime),
+                runtime=is_runtime_annotation(annotation) or (inherited is not None and inherited.runtime),
                 value_type=plain_value_type(annotation),
+                run_conf=run_conf and (inherited is None or inherited.run_conf),
             )
     return specs
 
@@ -239,6 +250,7 @@ class Declarative:
                     default=value,
                     description=spec.description,
                     optional=not spec.required or value is not None,
+                    run_conf=spec.run_conf,
                 )
             elif isinstance(value, Declarative):
                 nested = value.runtime_parameters()

@@ -9,7 +9,14 @@ import pytest
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import ParamValidationError
 
+from airflow_dististage.compiler.options import CompileError
 from airflow_dististage.compiler.params import collect_step_params, json_type, runtime_values
+from airflow_dististage.llms import OpenAILLM, vLLM
+from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
+from airflow_dististage.pipeline import Pipeline
+from airflow_dististage.steps import LoadDataFromDicts, StepResources
+from airflow_dististage.steps.tasks import TextGeneration
+from tests.compiler.conftest import Upper
 
 
 @pytest.mark.parametrize(
@@ -88,10 +95,7 @@ def test_a_runs_conf_does_not_leak_into_the_next_run_of_the_process(gpu_pipeline
 
 
 def test_nested_parameters_get_one_key_per_leaf(compile_options):
-    from airflow_dististage.mixins.runtime_parameters import Declarative, RuntimeParameter
-    from airflow_dististage.pipeline import Pipeline
-    from airflow_dististage.steps import LoadDataFromDicts
-    from tests.compiler.conftest import Upper
+    from airflow_dististage.mixins.runtime_parameters import Declarative
 
     class Sampler(Declarative):
         temperature: RuntimeParameter[float] = 0.7
@@ -113,3 +117,118 @@ def test_nested_parameters_get_one_key_per_leaf(compile_options):
     assert nested["gen"]["sampler"] == {"temperature": 0.1, "max_new_tokens": None}
     pipeline.set_runtime_parameters(nested)
     assert pipeline.steps["gen"].sampler.temperature == 0.1
+
+
+def _llm_pipeline():
+    """An OpenAI-compatible step with a trusted endpoint and a vLLM step with engine options."""
+    with Pipeline(name="trusted") as pipeline:
+        load = LoadDataFromDicts(data=[{"instruction": "a"}])
+        load >> TextGeneration(name="remote", llm=OpenAILLM(model="m", base_url="http://127.0.0.1:9/v1"))
+        load >> TextGeneration(
+            name="local", llm=vLLM(model="m", extra_kwargs={"max_model_len": 64}), resources=StepResources(gpus=1)
+        )
+    return pipeline
+
+
+def test_where_requests_go_and_what_code_loads_are_not_params(compile_options):
+    params = _llm_pipeline().to_airflow(dag_id="trusted", **compile_options).params
+
+    assert "remote__llm__base_url" not in params
+    assert "local__llm__extra_kwargs" not in params
+    assert params["remote__llm__max_concurrency"] == 16  # harmless settings stay Params
+    assert "remote__llm__generation_kwargs__extra_body" in params  # goes to the DAG file's server only
+
+
+def test_a_conf_naming_a_trusted_parameter_is_ignored_with_a_warning(caplog):
+    pipeline = _llm_pipeline()
+    step_params = collect_step_params(pipeline)
+    conf = {
+        "remote__llm__base_url": "http://attacker.invalid/v1",
+        "local__llm__extra_kwargs": {"trust_remote_code": True},
+        "remote__llm__generation_kwargs__temperature": 0.3,
+    }
+
+    with caplog.at_level("WARNING", logger="airflow_dististage.compiler"):
+        nested = runtime_values(step_params, conf)
+    pipeline.set_runtime_parameters(nested)
+
+    assert "base_url" not in nested["remote"]["llm"]
+    assert "extra_kwargs" not in nested["local"]["llm"]
+    assert pipeline.steps["remote"].llm.base_url == "http://127.0.0.1:9/v1"
+    assert pipeline.steps["local"].llm.extra_kwargs == {"max_model_len": 64, "tensor_parallel_size": 1}
+    assert pipeline.steps["remote"].llm.generation_kwargs["temperature"] == 0.3
+    warnings = " ".join(record.getMessage() for record in caplog.records)
+    assert "remote__llm__base_url" in warnings and "local__llm__extra_kwargs" in warnings
+    assert "attacker.invalid" not in warnings
+
+
+def test_a_trusted_local_caller_still_sets_them():
+    pipeline = _llm_pipeline()
+    pipeline.set_runtime_parameters(
+        {"remote": {"llm": {"base_url": "http://127.0.0.1:8/v1"}}, "local": {"llm": {"extra_kwargs": {"seed": 1}}}}
+    )
+    assert pipeline.steps["remote"].llm.base_url == "http://127.0.0.1:8/v1"
+    assert pipeline.steps["local"].llm.extra_kwargs["seed"] == 1
+
+
+def test_user_params_cannot_name_a_trusted_parameter(compile_options):
+    with pytest.raises(CompileError, match="remote__llm__base_url.*not be set from a run's conf"):
+        _llm_pipeline().to_airflow(dag_id="t", params={"remote__llm__base_url": "http://x/v1"}, **compile_options)
+
+
+def test_the_flag_is_kept_by_subclasses_that_change_the_default(compile_options):
+    class WithSecretPath(Upper):
+        key_file: RuntimeParameter[str] = Field(default="/etc/key", run_conf=False)
+
+    class NewDefault(WithSecretPath):
+        key_file: RuntimeParameter[str] = "/srv/key"
+
+    with Pipeline(name="flags") as pipeline:
+        load = LoadDataFromDicts(data=[{"instruction": "a"}])
+        load >> WithSecretPath(name="base")
+        load >> NewDefault(name="child")
+    params = pipeline.to_airflow(dag_id="flags", **compile_options).params
+
+    assert "base__key_file" not in params and "child__key_file" not in params
+    assert "child__suffix" in params
+    assert pipeline.steps["child"].key_file == "/srv/key"
+
+
+class Counts(Upper):
+    """A step with integer-typed runtime parameters, scalar and inside containers."""
+
+    top: RuntimeParameter[int] = 3
+    sizes: RuntimeParameter[List[int]] = Field(default_factory=lambda: [1])
+    limits: RuntimeParameter[Dict[str, int]] = Field(default_factory=dict)
+
+
+def _counts_pipeline():
+    with Pipeline(name="counts") as pipeline:
+        LoadDataFromDicts(data=[{"instruction": "a"}]) >> Counts(name="counts")
+    return pipeline
+
+
+def test_integral_floats_of_integer_params_become_ints(compile_options):
+    pipeline = _counts_pipeline()
+    run_params = ParamsDict(pipeline.to_airflow(dag_id="ints", **compile_options).params)
+    conf = {"counts__top": 10.0, "counts__input_batch_size": 4.0, "counts__sizes": [2.0, 3],
+            "counts__limits": {"a": 5.0}, "counts__temperature": 1.0}
+    run_params.update(conf)  # accepted when the run is triggered: JSON schema counts 10.0 as an integer
+
+    nested = runtime_values(collect_step_params(pipeline), run_params.dump())
+    pipeline.set_runtime_parameters(nested)
+
+    step = pipeline.steps["counts"]
+    assert (step.top, step.input_batch_size, step.sizes, step.limits) == (10, 4, [2, 3], {"a": 5})
+    assert all(type(value) is int for value in (step.top, step.input_batch_size, *step.sizes, *step.limits.values()))
+    assert type(step.temperature) is float  # a number Param keeps its float
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("counts__top", 10.5), ("counts__sizes", [2, 2.5]), ("counts__limits", {"a": 0.5})]
+)
+def test_non_integral_floats_are_refused_when_the_run_is_triggered(compile_options, key, value):
+    run_params = ParamsDict(_counts_pipeline().to_airflow(dag_id="floats", **compile_options).params)
+
+    with pytest.raises(ParamValidationError, match=f"param {key}: .* is not of type 'integer'"):
+        run_params.update({key: value})
