@@ -5,7 +5,13 @@ on one host never hold the same GPU, and a process that dies releases its GPUs w
 descriptors. The host's GPUs are, in order of precedence: ``DISTISTAGE_GPUS`` (comma-separated
 indices or GPU/MIG UUIDs, e.g. for a share of a machine), ``CUDA_VISIBLE_DEVICES``, or what
 ``nvidia-smi -L`` lists. Indices are ints, UUIDs stay strings; either is passed on unchanged in
-``CUDA_VISIBLE_DEVICES``. The lock folder and files are shared by every user of the host.
+``CUDA_VISIBLE_DEVICES``.
+
+The lock folder is ``$DISTISTAGE_GPU_LOCK_DIR``, else ``<temp dir>/airflow_dististage_gpu_locks-<uid>``:
+every process of one user on a host shares it. It must belong to the current user and be writable
+by no one else, else claims are refused (another user could hold every lock, or plant links that
+make a worker create files elsewhere). Lock files are opened relative to the checked folder, never
+through a symbolic link, and created ``0o600``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -55,35 +62,74 @@ def host_gpus() -> list[GpuId]:
     return [index for index, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
 
 
-def _lock_dir() -> str:
-    """The lock folder; one this process creates is world-writable and sticky, as ``/tmp`` is."""
-    folder = os.environ.get("DISTISTAGE_GPU_LOCK_DIR") or os.path.join(
-        tempfile.gettempdir(), "airflow_dististage_gpu_locks"
+_LOCK_DIR_ADVICE = "Remove it, or set DISTISTAGE_GPU_LOCK_DIR to a folder of this user with mode 0o700."
+
+
+def _lock_dir_path() -> str:
+    return os.environ.get("DISTISTAGE_GPU_LOCK_DIR") or os.path.join(
+        tempfile.gettempdir(), f"airflow_dististage_gpu_locks-{os.getuid()}"
     )
-    if not os.path.isdir(folder):
-        os.makedirs(folder, exist_ok=True)
-        with contextlib.suppress(OSError):  # created by another user meanwhile: theirs to set
-            os.chmod(folder, 0o1777)
-    return folder
 
 
-def _lock_path(folder: str, gpu: GpuId) -> str:
-    return os.path.join(folder, f"gpu-{_UNSAFE_FILE_CHARACTERS.sub('_', str(gpu))}.lock")
+def _unusable(what: str, path: str, error: OSError, advice: str) -> PermissionError:
+    """The error for a lock folder or file that cannot be opened safely."""
+    if os.path.islink(path):  # O_NOFOLLOW refused it (ELOOP, or ENOTDIR with O_DIRECTORY)
+        return PermissionError(f"GPU lock {what} {path} is a symbolic link; refusing to follow it. {advice}")
+    return PermissionError(f"GPU lock {what} {path} cannot be opened safely ({error.strerror}). {advice}")
 
 
-def _open_lock_file(path: str) -> int:
-    """A read-only descriptor (enough for ``flock``) of the lock file, created readable by all users."""
+def _open_lock_dir(folder: str) -> int:
+    """A descriptor of the lock folder (created ``0o700``), once it is checked to be this user's alone.
+
+    Raises:
+        PermissionError: the folder is a symbolic link, not a folder, another user's, or writable
+            by its group or other users; the message says how to fix it.
+    """
+    os.makedirs(folder, mode=0o700, exist_ok=True)
     try:
-        return os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
-        with contextlib.suppress(OSError):  # another user created it first
-            os.fchmod(descriptor, 0o666)
-        return descriptor
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise _unusable("folder", folder, error, _LOCK_DIR_ADVICE) from None
+    status = os.fstat(descriptor)
+    problem = None
+    if status.st_uid != os.getuid():
+        problem = (
+            f"is owned by uid {status.st_uid}, not by this worker's uid {os.getuid()}: that user could hold"
+            f" or fake every GPU claim. {_LOCK_DIR_ADVICE}"
+        )
+    elif status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problem = (
+            f"is writable by its group or other users (mode {stat.S_IMODE(status.st_mode):#o}): they could hold"
+            f" or fake GPU claims. Run `chmod 700 {folder}`, or set DISTISTAGE_GPU_LOCK_DIR to another folder."
+        )
+    if problem is not None:
+        os.close(descriptor)
+        raise PermissionError(f"GPU lock folder {folder} {problem}")
+    return descriptor
 
 
-def _try_lock(path: str) -> int | None:
-    descriptor = _open_lock_file(path)
+def _lock_name(gpu: GpuId) -> str:
+    return f"gpu-{_UNSAFE_FILE_CHARACTERS.sub('_', str(gpu))}.lock"
+
+
+def _open_lock_file(folder: int, path: str) -> int:
+    """A read-only descriptor (enough for ``flock``) of the lock file ``path``, opened inside ``folder``.
+
+    ``O_NONBLOCK`` keeps a FIFO in place of the file from blocking the open; it is then refused.
+    """
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        descriptor = os.open(os.path.basename(path), flags, 0o600, dir_fd=folder)
+    except OSError as error:
+        raise _unusable("file", path, error, "Remove it.") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise PermissionError(f"GPU lock file {path} is not a regular file. Remove it.")
+    return descriptor
+
+
+def _try_lock(folder: int, path: str) -> int | None:
+    descriptor = _open_lock_file(folder, path)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -109,6 +155,7 @@ def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[GpuId]
     Raises:
         ValueError: ``count`` is negative or exceeds the host's GPUs.
         TimeoutError: not enough GPUs became free in time.
+        PermissionError: the lock folder or a lock file is not safe to use (see the module docstring).
     """
     if not isinstance(count, int) or count < 0:
         raise ValueError(f"GPU count must be an integer >= 0, got {count!r}.")
@@ -121,30 +168,38 @@ def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[GpuId]
             f"A step needs {count} GPU(s) but this host has {len(gpus)} ({gpus or 'none'});"
             " lower StepResources(gpus=...) or run it on a bigger machine."
         )
-    folder = _lock_dir()
     limit = DEFAULT_GPU_WAIT_SECONDS if timeout is None else timeout
     began = time.monotonic()
     next_log = began
-    while True:
-        held: list[int] = []
-        claimed: list[GpuId] = []
-        for gpu in gpus:
-            descriptor = _try_lock(_lock_path(folder, gpu))
-            if descriptor is not None:
-                held.append(descriptor)
-                claimed.append(gpu)
-                if len(claimed) == count:
-                    break
-        if len(claimed) == count:
-            break
-        _release(held)
-        now = time.monotonic()
-        if now - began >= limit:
-            raise TimeoutError(f"No {count} free GPU(s) among {gpus} within {limit} s.")
-        if now >= next_log:
-            logger.info("waiting for %d free GPU(s) among %s (%.0f s so far)", count, gpus, now - began)
-            next_log = now + WAIT_LOG_SECONDS
-        time.sleep(_POLL_SECONDS)
+    folder_path = _lock_dir_path()
+    folder = _open_lock_dir(folder_path)
+    try:
+        while True:
+            held: list[int] = []
+            claimed: list[GpuId] = []
+            try:
+                for gpu in gpus:
+                    descriptor = _try_lock(folder, os.path.join(folder_path, _lock_name(gpu)))
+                    if descriptor is not None:
+                        held.append(descriptor)
+                        claimed.append(gpu)
+                        if len(claimed) == count:
+                            break
+            except BaseException:
+                _release(held)
+                raise
+            if len(claimed) == count:
+                break
+            _release(held)
+            now = time.monotonic()
+            if now - began >= limit:
+                raise TimeoutError(f"No {count} free GPU(s) among {gpus} within {limit} s.")
+            if now >= next_log:
+                logger.info("waiting for %d free GPU(s) among %s (%.0f s so far)", count, gpus, now - began)
+                next_log = now + WAIT_LOG_SECONDS
+            time.sleep(_POLL_SECONDS)
+    finally:
+        os.close(folder)
     previous = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, claimed))
     try:

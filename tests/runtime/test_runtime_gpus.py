@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import os
 import stat
+import tempfile
 import time
 from pathlib import Path
 
@@ -155,17 +156,83 @@ def test_gpu_uuids_are_passed_on_as_they_are(tmp_path: Path, monkeypatch: pytest
         host_gpus()
 
 
-def test_lock_folder_and_files_are_usable_by_every_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISTISTAGE_GPUS", "0")
-    monkeypatch.setenv("DISTISTAGE_GPU_LOCK_DIR", str(tmp_path / "locks"))
+def _group_or_world_writable(path: Path) -> bool:
+    return bool(path.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def test_lock_folder_and_files_belong_to_the_workers_user_alone(one_gpu: None, tmp_path: Path) -> None:
     with claim_gpus(1):
         pass
-    assert stat.S_IMODE((tmp_path / "locks").stat().st_mode) == 0o1777
-    lock = tmp_path / "locks" / "gpu-0.lock"
-    assert stat.S_IMODE(lock.stat().st_mode) == 0o666
-    lock.chmod(0o444)  # someone else's file we may only read: flock still works
-    with claim_gpus(1) as gpus:
-        assert gpus == [0]
+    folder = tmp_path / "locks"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "gpu-0.lock").stat().st_mode) == 0o600
+    created = [folder, *folder.rglob("*")]
+    assert all(path.lstat().st_uid == os.getuid() for path in created)
+    assert not any(_group_or_world_writable(path) for path in created)
+
+
+def test_the_default_folder_is_the_users_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DISTISTAGE_GPUS", "0")
+    monkeypatch.delenv("DISTISTAGE_GPU_LOCK_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    with claim_gpus(1):
+        pass
+    (folder,) = tmp_path.iterdir()
+    assert folder.name == f"airflow_dististage_gpu_locks-{os.getuid()}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_symlink_planted_for_a_lock_file_is_not_followed(one_gpu: None, tmp_path: Path) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o700)
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    target.chmod(0o640)
+    (folder / "gpu-0.lock").symlink_to(target)
+
+    with pytest.raises(PermissionError, match=r"gpu-0\.lock is a symbolic link.*Remove it"):
+        with claim_gpus(1, timeout=1):
+            pass
+    assert target.read_text() == "keep me"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_symlinked_lock_folder_is_refused(one_gpu: None, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "locks").symlink_to(elsewhere)
+
+    with pytest.raises(PermissionError, match=r"locks is a symbolic link"):
+        with claim_gpus(1, timeout=1):
+            pass
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_lock_folder_of_another_user_is_refused(one_gpu: None, tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("making a folder owned by another user needs root")
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, 65534, 65534)
+
+    with pytest.raises(PermissionError, match=rf"{folder} is owned by uid 65534, not by this worker's uid {os.getuid()}.*DISTISTAGE_GPU_LOCK_DIR"):
+        with claim_gpus(1, timeout=1):
+            pass
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o1777, 0o702])
+def test_a_lock_folder_others_can_write_is_refused(one_gpu: None, tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "locks"
+    folder.mkdir()
+    folder.chmod(mode)
+
+    with pytest.raises(PermissionError, match=rf"{folder} is writable by its group or other users .*chmod 700"):
+        with claim_gpus(1, timeout=1):
+            pass
+    assert list(folder.iterdir()) == []
+    assert stat.S_IMODE(folder.stat().st_mode) == mode
 
 
 def test_a_zero_timeout_is_reported_as_zero(one_gpu: None) -> None:
