@@ -90,8 +90,7 @@ class CompiledPipeline:
                 if gpus:
                     log.info("Step %s replica %d holds GPU(s) %s.", step_name, replica, devices)
                 summary = execution.run()
-            if replica == 0:
-                self._recompute_stale_successors(execution)
+            self._recompute_stale_successors(execution)
         except AirflowRescheduleException:
             raise
         except UpstreamFailedError as error:
@@ -109,16 +108,16 @@ class CompiledPipeline:
 
         Steps of one stage have no Airflow edges between them (they run at once), so "Clear with
         downstream" on a step does not reach its successors in the stage: their tasks stay
-        ``success`` on an output computed from the step's old output. Replica 0, once every replica
-        of the step finished, recomputes those here, in stage order; a successor whose task Airflow
-        will run again (cleared too) is left to its task.
+        ``success`` on an output computed from the step's old output. The replica that finds every
+        replica of the step finished recomputes those here, in stage order (it never waits for its
+        siblings: one task at a time, as in ``dag.test()``, must not deadlock); a successor whose task
+        Airflow will run again (cleared too) is left to its task.
         """
         from airflow_dististage.runtime import StepExecution
         from airflow_dististage.runtime.gpus import claim_gpus
 
-        backoff_seconds = 1.0
-        while not execution.state_of(execution.step_name).finished:  # raises if a sibling replica failed
-            time.sleep(backoff_seconds)
+        if not execution.state_of(execution.step_name).finished:
+            return  # a sibling replica still runs; the last one to finish does this
         stage = self.plan.stages[execution.step_plan.stage]
         downstream = {execution.step_name}
         for name in self.plan.topological_order:
