@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import re
+import uuid
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Dict, List, Optional, Union, overload
 
 from airflow_dististage.mixins.runtime_parameters import Declarative, Field, RuntimeParameter
@@ -25,6 +27,10 @@ StepInput = Annotated[List[Dict[str, Any]], "StepInput"]
 
 STEP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_ROW_ORIGIN = "__dististage_row_origin__"
+"""Key carrying an input row's token in the rows ``process`` receives, so copies of a row keep it."""
+
+logger = logging.getLogger("airflow_dististage.steps")
 
 
 def default_step_base_name(class_name: str) -> str:
@@ -205,12 +211,21 @@ class _Step(Declarative):
         """``process`` on rows renamed by ``input_mappings``; yields rows renamed back (and by ``output_mappings``).
 
         A column that shares its name with a mapped input is hidden from ``process`` and given back
-        to each output row (rows of the first batch, matched by position, when the counts agree).
+        to each output row that is a row ``process`` received or a copy of one (``dict(row)``,
+        ``{**row}``), whatever the order or number of output rows. A new dict gets no hidden column
+        (another row's would be wrong); the first such row of a step logs a warning.
         """
-        shadowed = self.shadowed_columns(batches[0]) if batches else []
-        for rows in self.process(*(self.rename_inputs(batch) for batch in batches)):
+        views = [self.rename_inputs(batch) for batch in batches]
+        hidden = self._tag_hidden_columns(batches, views)
+        view_tokens = {id(view): view[_ROW_ORIGIN] for batch in views for view in batch} if hidden else {}
+        for rows in self.process(*views):
             is_rows = isinstance(rows, list) and all(isinstance(row, dict) for row in rows)
-            yield self.rename_outputs(rows, shadowed) if is_rows else rows  # the runtime reports bad output
+            if not is_rows:
+                yield rows  # the runtime reports bad output
+            elif hidden:
+                yield self._restore_hidden(rows, hidden, view_tokens)
+            else:
+                yield self.rename_outputs(rows)
 
     def rename_inputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows as ``process`` sees them: each mapped input holds its data column's value."""
@@ -224,28 +239,58 @@ class _Step(Declarative):
             renamed.append(view)
         return renamed
 
-    def shadowed_columns(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Per row, the columns ``rename_inputs`` hides because a mapped input takes their name."""
-        sources = set(self.input_mappings.values())
-        hidden = [name for name in self.input_mappings if name not in sources]
-        return [{name: row[name] for name in hidden if name in row} for row in batch]
-
-    def rename_outputs(
-        self, batch: list[dict[str, Any]], shadowed: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        """Rows as the data holds them: input names back to their columns, outputs to their mapped names.
-
-        ``shadowed`` (from ``shadowed_columns``) restores hidden columns when it matches the rows one to one.
-        """
+    def rename_outputs(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows as the data holds them: input names back to their columns, outputs to their mapped names."""
         if not self.input_mappings and not self.output_mappings:
             return batch
         renames = {name: col for name, col in self.input_mappings.items()}
         renames.update(self.output_mappings)
-        rows = [{renames.get(k, k): v for k, v in row.items()} for row in batch]
-        if shadowed is not None and len(shadowed) == len(rows):
-            for row, hidden in zip(rows, shadowed):
-                row.update(hidden)
-        return rows
+        return [{renames.get(k, k): v for k, v in row.items() if k != _ROW_ORIGIN} for row in batch]
+
+    def _tag_hidden_columns(
+        self, batches: tuple[list[dict[str, Any]], ...], views: list[list[dict[str, Any]]]
+    ) -> dict[str, dict[str, Any]]:
+        """Token -> the columns ``rename_inputs`` hid from one input row; each view carries its row's token.
+
+        Empty (and no view tagged) when no row has a hidden column. Tokens are unique to this call,
+        so a row a step kept from an earlier batch never matches a row of this one.
+        """
+        sources = set(self.input_mappings.values())
+        names = [name for name in self.input_mappings if name not in sources]
+        hidden = [[{name: row[name] for name in names if name in row} for row in batch] for batch in batches]
+        if not any(columns for batch in hidden for columns in batch):
+            return {}
+        nonce = uuid.uuid4().hex
+        tokens: dict[str, dict[str, Any]] = {}
+        for batch_index, (batch_views, batch_hidden) in enumerate(zip(views, hidden)):
+            for row_index, (view, columns) in enumerate(zip(batch_views, batch_hidden)):
+                token = f"{nonce}:{batch_index}:{row_index}"
+                view[_ROW_ORIGIN] = token
+                tokens[token] = columns
+        return tokens
+
+    def _restore_hidden(
+        self, rows: list[dict[str, Any]], hidden: dict[str, dict[str, Any]], view_tokens: dict[int, str]
+    ) -> list[dict[str, Any]]:
+        """``rows`` renamed back, each with the hidden columns of the input row it is (or was copied from)."""
+        origins = [hidden.get(view_tokens.get(id(row)) or row.get(_ROW_ORIGIN, "")) for row in rows]
+        renamed = self.rename_outputs(rows)
+        unknown = 0
+        for row, columns in zip(renamed, origins):
+            if columns is None:
+                unknown += 1
+            else:
+                row.update(columns)
+        if unknown and not self.__dict__.get("_warned_unknown_rows"):
+            object.__setattr__(self, "_warned_unknown_rows", True)
+            lost = sorted({name for columns in hidden.values() for name in columns})
+            logger.warning(
+                "Step %r yielded %d row(s) that are neither rows it received nor copies of them: columns %s,"
+                " hidden from process() by input_mappings, cannot be given back to them and are dropped."
+                " Build output rows from input rows ({**row, ...}) to keep them.",
+                self.name, unknown, lost,
+            )
+        return renamed
 
 
 def as_columns(columns: StepColumns) -> dict[str, bool]:
@@ -306,3 +351,12 @@ class GeneratorStep(_Step):
     def process(self, offset: int = 0) -> GeneratorStepOutput:
         """Yields ``(rows, is_last_batch)``, starting ``offset`` rows into the output."""
         raise NotImplementedError(f"{type(self).__name__} must implement process().")
+
+    @property
+    def resumes_from_offset(self) -> bool:
+        """Whether ``process`` takes ``offset``, so a resumed run can skip the rows already stored.
+
+        A generator without it is rerun from its first row as a new generation of its output
+        (its successors start over on it), never appended to: that would repeat rows.
+        """
+        return "offset" in inspect.signature(self.process).parameters
