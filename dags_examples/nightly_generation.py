@@ -1,8 +1,9 @@
 """A nightly generation run: new rows every night at 02:00 UTC, published as an Airflow Asset.
 
-The LLM is any OpenAI-compatible server (a vLLM ``serve`` on the GPU box, or OpenAI): its URL is a
-Param (``text_generation__llm__base_url``, else ``OPENAI_BASE_URL`` on the worker), as are the
-sampling settings, so a manual run from the UI can change them. ``report_nightly_distiset`` runs
+The LLM is any OpenAI-compatible server (a vLLM ``serve`` on the GPU box, or OpenAI): its URL and key
+come from the worker (``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``, or an Airflow connection named by
+``conn_id``), never from a run's conf; the sampling settings are Params, so a manual run from the UI
+can change them. ``report_nightly_distiset`` runs
 whenever a nightly Distiset lands, because it is scheduled on the Asset the generation DAG updates.
 """
 

@@ -76,10 +76,10 @@ def test_the_seed_dag_runs_end_to_end_with_params(airflow_env):
     assert len(list((lineage / "parts").iterdir())) == 8  # 50 rows in batches of input_batch_size=7, from the run's conf
 
 
-def test_the_nightly_example_generates_through_an_llm_param(airflow_env):
+def test_the_nightly_example_generates_through_the_workers_llm_server(airflow_env):
     with FakeOpenAIServer() as server:
-        conf = {"text_generation__llm__base_url": server.base_url, "count_words__min_words": 3}
-        run = _dag_test(airflow_env, "nightly_generation.py", "nightly_generation", conf)
+        env = {**airflow_env, "OPENAI_BASE_URL": server.base_url}
+        run = _dag_test(env, "nightly_generation.py", "nightly_generation", {"count_words__min_words": 3})
 
     distiset = Distiset.load_from_disk(
         _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "nightly_generation", safe_folder_name(run["run_id"]))
