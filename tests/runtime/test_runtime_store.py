@@ -1,4 +1,4 @@
-"""The batch store: atomic parts, markers, path safety; the row encoding is exact."""
+"""The batch store: atomic parts, markers, path safety; Arrow-native rows round-trip exactly."""
 
 from __future__ import annotations
 
@@ -121,16 +121,11 @@ def test_store_pickles_to_an_equal_store(store_path: str) -> None:
         [],
         [{"a": 1, "b": "x"}, {"a": 2, "b": None}],
         [{"a": None}, {"a": "later a string"}],
-        [{"a": 1}, {"a": "mixed"}, {"a": 2.5}],
-        [{"a": 1}, {"a": 2.0}],
-        [{"a": True}, {"a": 1}],
-        [{"a": 2**70}],
-        [{"a": [1, "x"]}, {"a": {"nested": [None]}}],
-        [{"a": {"x": 1}}, {"a": {"y": 2}}],
-        [{"a": 1}, {"b": 2}],
+        [{"a": 1.0}, {"a": 2.5}],
+        [{"a": [1, None]}, {"a": None}, {"a": []}],
+        [{"a": {"x": 1, "y": [None]}}, {"a": {"x": None, "y": []}}],
         [{"a": 1, "b": 2}, {"b": 3, "a": 4}],
         [{}, {}],
-        [{1: "int key"}],
         [{"a": b"bytes", "b": float("inf")}],
     ],
 )
