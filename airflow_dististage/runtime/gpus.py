@@ -22,11 +22,12 @@ import logging
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+
+from airflow_dististage.runtime.private_files import open_lock_file, open_private_folder
 
 logger = logging.getLogger("airflow_dististage.runtime")
 
@@ -62,6 +63,7 @@ def host_gpus() -> list[GpuId]:
     return [index for index, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
 
 
+_LABEL = "GPU lock"
 _LOCK_DIR_ADVICE = "Remove it, or set DISTISTAGE_GPU_LOCK_DIR to a folder of this user with mode 0o700."
 
 
@@ -71,65 +73,12 @@ def _lock_dir_path() -> str:
     )
 
 
-def _unusable(what: str, path: str, error: OSError, advice: str) -> PermissionError:
-    """The error for a lock folder or file that cannot be opened safely."""
-    if os.path.islink(path):  # O_NOFOLLOW refused it (ELOOP, or ENOTDIR with O_DIRECTORY)
-        return PermissionError(f"GPU lock {what} {path} is a symbolic link; refusing to follow it. {advice}")
-    return PermissionError(f"GPU lock {what} {path} cannot be opened safely ({error.strerror}). {advice}")
-
-
-def _open_lock_dir(folder: str) -> int:
-    """A descriptor of the lock folder (created ``0o700``), once it is checked to be this user's alone.
-
-    Raises:
-        PermissionError: the folder is a symbolic link, not a folder, another user's, or writable
-            by its group or other users; the message says how to fix it.
-    """
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        raise _unusable("folder", folder, error, _LOCK_DIR_ADVICE) from None
-    status = os.fstat(descriptor)
-    problem = None
-    if status.st_uid != os.getuid():
-        problem = (
-            f"is owned by uid {status.st_uid}, not by this worker's uid {os.getuid()}: that user could hold"
-            f" or fake every GPU claim. {_LOCK_DIR_ADVICE}"
-        )
-    elif status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        problem = (
-            f"is writable by its group or other users (mode {stat.S_IMODE(status.st_mode):#o}): they could hold"
-            f" or fake GPU claims. Run `chmod 700 {folder}`, or set DISTISTAGE_GPU_LOCK_DIR to another folder."
-        )
-    if problem is not None:
-        os.close(descriptor)
-        raise PermissionError(f"GPU lock folder {folder} {problem}")
-    return descriptor
-
-
 def _lock_name(gpu: GpuId) -> str:
     return f"gpu-{_UNSAFE_FILE_CHARACTERS.sub('_', str(gpu))}.lock"
 
 
-def _open_lock_file(folder: int, path: str) -> int:
-    """A read-only descriptor (enough for ``flock``) of the lock file ``path``, opened inside ``folder``.
-
-    ``O_NONBLOCK`` keeps a FIFO in place of the file from blocking the open; it is then refused.
-    """
-    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        descriptor = os.open(os.path.basename(path), flags, 0o600, dir_fd=folder)
-    except OSError as error:
-        raise _unusable("file", path, error, "Remove it.") from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise PermissionError(f"GPU lock file {path} is not a regular file. Remove it.")
-    return descriptor
-
-
 def _try_lock(folder: int, path: str) -> int | None:
-    descriptor = _open_lock_file(folder, path)
+    descriptor = open_lock_file(folder, path, _LABEL)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -172,7 +121,7 @@ def claim_gpus(count: int, timeout: float | None = None) -> Iterator[list[GpuId]
     began = time.monotonic()
     next_log = began
     folder_path = _lock_dir_path()
-    folder = _open_lock_dir(folder_path)
+    folder = open_private_folder(folder_path, _LABEL, _LOCK_DIR_ADVICE)
     try:
         while True:
             held: list[int] = []

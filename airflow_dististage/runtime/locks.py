@@ -4,7 +4,8 @@ Two ``pipeline.run()`` calls that need the same step output (same pipeline name,
 same lineage, same store) would otherwise write it at once. Each output replica has a lock
 file, held with ``flock`` while a local run computes it, so the second run waits for the first
 and then reuses what it made; a process that dies releases its locks with its descriptors.
-The lock files live in a folder only this user can write (see :func:`private_folder`).
+The lock files live in ``<temp dir>/airflow_dististage_step_locks-<uid>``, a folder only this
+user can write (see :mod:`~airflow_dististage.runtime.private_files`).
 """
 
 from __future__ import annotations
@@ -15,49 +16,18 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 
+from airflow_dististage.runtime.private_files import open_lock_file, open_private_folder
+
 logger = logging.getLogger("airflow_dististage.runtime")
 
+_LABEL = "step lock"
+_ADVICE = "Remove it: it is recreated for this user."
 _POLL_SECONDS = 0.2
 _LOG_SECONDS = 30.0
-
-
-def private_folder(name: str) -> str:
-    """``<tmp>/<name>-<uid>``, created with mode 0o700; refused when another user could write it.
-
-    Raises:
-        PermissionError: the folder is a symlink, is owned by another user, or is writable by
-            group or others (someone else could plant files there).
-    """
-    folder = os.path.join(tempfile.gettempdir(), f"{name}-{os.getuid()}")
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(folder, 0o700)
-    check_private_folder(folder)
-    return folder
-
-
-def check_private_folder(folder: str) -> None:
-    """Raises ``PermissionError`` unless ``folder`` is a real folder of this user that only it can write."""
-    info = os.lstat(folder)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise PermissionError(f"{folder!r} is not a plain folder (a symlink?): remove it and try again.")
-    if info.st_uid != os.getuid():
-        raise PermissionError(
-            f"{folder!r} belongs to uid {info.st_uid}, not to this user ({os.getuid()}): remove it or choose another."
-        )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise PermissionError(
-            f"{folder!r} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o}):"
-            f" run chmod 700 {folder!r}."
-        )
-
-
-def _open_lock(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 @contextlib.contextmanager
@@ -67,15 +37,13 @@ def hold_step_locks(keys: Iterable[str], description: str) -> Iterator[None]:
 
     Child processes forked while the locks are held share them (they share the descriptors).
     """
-    folder = os.path.join(private_folder("airflow_dististage"), "step-locks")
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(folder, 0o700)
-    check_private_folder(folder)
+    folder_path = os.path.join(tempfile.gettempdir(), f"airflow_dististage_step_locks-{os.getuid()}")
+    folder = open_private_folder(folder_path, _LABEL, _ADVICE)
     held: list[int] = []
     try:
         for key in sorted(set(keys)):
-            path = os.path.join(folder, hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
-            descriptor = _open_lock(path)
+            path = os.path.join(folder_path, hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+            descriptor = open_lock_file(folder, path, _LABEL)
             held.append(descriptor)
             _wait_for_lock(descriptor, key, description)
             os.ftruncate(descriptor, 0)
@@ -84,6 +52,7 @@ def hold_step_locks(keys: Iterable[str], description: str) -> Iterator[None]:
     finally:
         for descriptor in held:
             os.close(descriptor)  # closing the last descriptor of the file releases its flock
+        os.close(folder)
 
 
 def _wait_for_lock(descriptor: int, key: str, description: str) -> None:
