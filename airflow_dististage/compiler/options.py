@@ -8,14 +8,13 @@ never when the package is imported.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 DEFAULT_STEP_RETRIES = 2
 GPU_POOL_CHECK_MODES = ("strict", "warn")
 PROCESS_PRIVATE_PROTOCOLS = frozenset({"memory"})
 """fsspec filesystems whose files live in one process only."""
-_DAG_ID_PATTERN = re.compile(r"^[\w.-]{1,250}$")
+_MAX_FOLDER_NAME_BYTES = 255
 
 
 class CompileError(ValueError):
@@ -62,10 +61,7 @@ class CompileOptions:
     gpu_claim_timeout_seconds: float = 600.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dag_id, str) or not _DAG_ID_PATTERN.match(self.dag_id):
-            raise CompileError(
-                f"Invalid dag_id {self.dag_id!r}: use 1 to 250 letters, digits, '_', '-' or '.'."
-            )
+        check_dag_id(self.dag_id)
         for name in ("store", "output", "gpu_pool"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -96,6 +92,31 @@ class CompileOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CompileError(f"{name} must be a positive number of seconds, got {value!r}.")
+
+
+def check_dag_id(dag_id: object) -> None:
+    """Raises :class:`CompileError` naming ``dag_id`` unless Airflow accepts it and its folder name fits.
+
+    Airflow's own rule decides (letters of any script, digits, ``_``, ``-``, ``.``; at most 250); the
+    store and output folder of the DAG (:func:`~airflow_dististage.runtime.store.safe_folder_name`)
+    must also fit in one path component, which a long non-ASCII id can exceed.
+    """
+    from airflow.sdk.definitions._internal.node import validate_key
+
+    from airflow_dististage.runtime.store import safe_folder_name
+
+    try:
+        validate_key(dag_id)
+    except (TypeError, ValueError) as error:
+        raise CompileError(f"Invalid dag_id {dag_id!r}: {error}") from None
+    folder = safe_folder_name(dag_id)
+    if len(folder.encode()) > _MAX_FOLDER_NAME_BYTES:
+        raise CompileError(
+            f"Invalid dag_id {dag_id!r}: its store and output folder name {folder[:40]!r}... has"
+            f" {len(folder.encode())} bytes, more than the {_MAX_FOLDER_NAME_BYTES} a folder name may have"
+            " (each character other than ASCII letters, digits, '_', '-' and '.' takes 3 bytes per UTF-8"
+            " byte). Use a shorter id."
+        )
 
 
 def check_retries(value: object, name: str) -> None:

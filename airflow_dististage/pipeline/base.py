@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from airflow_dististage.distiset import Distiset
 
 
+DEFAULT_PIPELINE_NAME = "pipeline"
+
+
 class PipelineValidationError(ValueError):
     """The pipeline's graph or columns cannot run; the message names the step or column at fault."""
 
@@ -23,21 +26,34 @@ class Pipeline:
     """A graph of steps, built inside ``with Pipeline(name=...):`` and connected with ``>>``.
 
     Args:
-        name: identifies the pipeline (store folders, default DAG id); letters, digits, '_', '-'.
+        name: identifies the pipeline (its folder in the batch store); any string, as in distilabel
+            (``"Social AI Personas"`` is fine: folder names are escaped). None or ``""`` give ``"pipeline"``.
         description: free text shown in the DAG docs.
         cache_dir: where ``run()`` keeps batches and finished steps between runs.
+        allow_pickle: let steps pass values Arrow cannot hold (arbitrary objects, columns mixing
+            types) as pickled values. Off by default: reading a pickled value runs code, so anyone
+            who can write to the batch store could run code in every worker. Without it such a
+            value fails its step at once, naming the step, batch and column.
+
+    Raises:
+        TypeError: ``name`` is not a string.
     """
 
     _building: ClassVar[list[Pipeline]] = []
 
-    def __init__(self, name: str = "pipeline", description: str | None = None, cache_dir: str | None = None) -> None:
-        try:
-            validate_step_name(name)
-        except ValueError:
-            raise ValueError(f"Invalid pipeline name {name!r}: use only letters, digits, '_' and '-'.") from None
-        self.name = name
+    def __init__(
+        self,
+        name: str | None = DEFAULT_PIPELINE_NAME,
+        description: str | None = None,
+        cache_dir: str | None = None,
+        allow_pickle: bool = False,
+    ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Invalid pipeline name {name!r}: it must be a string, got {type(name).__name__}.")
+        self.name = name or DEFAULT_PIPELINE_NAME
         self.description = description
         self.cache_dir = cache_dir
+        self.allow_pickle = bool(allow_pickle)
         self.dag = nx.DiGraph()
         self._steps: dict[str, _Step] = {}
 
