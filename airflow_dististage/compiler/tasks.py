@@ -50,7 +50,9 @@ class CompiledPipeline:
         from airflow_dististage.runtime import BatchStore
 
         self.pipeline.set_runtime_parameters(runtime_values(self.step_params, context["params"]))
-        return BatchStore(self.options.store, self.options.dag_id, context["run_id"])
+        return BatchStore(
+            self.options.store, self.options.dag_id, context["run_id"], allow_pickle=self.pipeline.allow_pickle
+        )
 
     def run_step(self, step_name: str, replica: int = 0) -> dict[str, Any] | None:
         """Runs one replica of one step; reschedules itself while its predecessors have not started

@@ -110,8 +110,10 @@ class ColumnTypes:
         merged = self._merged(table.schema)
         pickled = pickled_columns(table.schema)
         for index, field in enumerate(table.schema):
+            if field.name in pickled:
+                continue
             target = merged[field.name]
-            if field.name in pickled or target == field.type:
+            if target == field.type:
                 continue
             try:
                 column = table.column(index).cast(target)

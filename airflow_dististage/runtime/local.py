@@ -147,7 +147,8 @@ def run_pipeline(
 def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:
     """The batch store of local runs, at ``storage_parameters["path"]`` or the cache folder."""
     options = dict(storage_parameters or {})
-    store = BatchStore(options.pop("path", None) or default_cache_dir(pipeline), pipeline.name, LOCAL_RUN_ID, options)
+    path = options.pop("path", None) or default_cache_dir(pipeline)
+    store = BatchStore(path, pipeline.name, LOCAL_RUN_ID, options, allow_pickle=pipeline.allow_pickle)
     protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
     if "memory" in protocols:
         raise ValueError(
@@ -190,8 +191,11 @@ def _run_stage(
 ) -> None:
     logger.info("stage %d: running %s", stage.index, [repr(execution) for execution in executions])
     for execution in executions:
+        # Each of these will run: its old markers must neither look like a dead step (a killed
+        # run's last heartbeat) nor like an output to read (a stale `finished`).
         execution.data.delete_marker("failed", execution.replica)
-        execution.mark_not_running()  # a killed run's old heartbeats must not look like dead steps
+        execution.data.delete_marker("finished", execution.replica)
+        execution.mark_not_running()
     context = multiprocessing.get_context("fork")
     processes: dict[BaseProcess, StepExecution] = {}
     display = LiveDisplay(store, plan, fingerprints) if show_progress else None

@@ -21,6 +21,7 @@ filesystem gets write-to-temp then move. Readers therefore never see a partial p
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -30,7 +31,8 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from airflow_dististage.runtime.encoding import decode_rows, encode_rows
+from airflow_dististage.runtime.column_types import ColumnTypes, encode_part
+from airflow_dististage.runtime.encoding import PartEncodingError, decode_rows, part_schema
 from airflow_dististage.steps.base import validate_step_name
 
 _SAFE_CHARACTER = re.compile(r"[A-Za-z0-9_.-]")
@@ -83,6 +85,8 @@ class BatchStore:
         pipeline_name: the pipeline's name or DAG id (one folder per pipeline, see :func:`safe_folder_name`).
         run_id: the run's id; Airflow ids such as ``manual__2026-11-25T19:00:00+00:00`` are accepted.
         storage_options: passed to the fsspec filesystem (credentials, endpoint, ...).
+        allow_pickle: parts may hold pickled values (``Pipeline(allow_pickle=True)``); otherwise
+            writing a value Arrow cannot hold fails, and reading a pickled part is refused.
     """
 
     def __init__(
@@ -91,8 +95,11 @@ class BatchStore:
         pipeline_name: str,
         run_id: str,
         storage_options: dict[str, Any] | None = None,
+        *,
+        allow_pickle: bool = False,
     ) -> None:
         self.url = str(url)
+        self.allow_pickle = allow_pickle
         self.pipeline_name = pipeline_name
         self.run_id = run_id
         self.storage_options = dict(storage_options or {})
@@ -106,7 +113,10 @@ class BatchStore:
         return f"BatchStore(url={self.url!r}, pipeline_name={self.pipeline_name!r}, run_id={self.run_id!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (BatchStore, (self.url, self.pipeline_name, self.run_id, self.storage_options))
+        return (
+            functools.partial(BatchStore, allow_pickle=self.allow_pickle),
+            (self.url, self.pipeline_name, self.run_id, self.storage_options),
+        )
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -184,6 +194,7 @@ class StepData:
         self.name = name
         self.lineage = lineage
         self.path = f"{store.run_path}/{name}/{lineage}"
+        self._types: dict[str, ColumnTypes] = {}
 
     def __repr__(self) -> str:
         return f"StepData({self.name!r}, lineage={self.lineage!r}, run={self.store.run_id!r})"
@@ -197,13 +208,28 @@ class StepData:
         return f"{self.path}/parts/{part_name(sequence, generation)}"
 
     def write_part(self, generation: str, sequence: int, rows: list[dict[str, Any]]) -> None:
-        """Writes output batch ``sequence`` of ``generation``; rewriting it with the same rows is harmless."""
-        self.store.write_atomic(self._part_path(generation, sequence), encode_rows(rows))
+        """Writes output batch ``sequence`` of ``generation``; rewriting it with the same rows is harmless.
+
+        Each column keeps one type across the generation's parts (null and int -> float unify).
+
+        Raises:
+            PartEncodingError: a value Arrow cannot hold, or a column whose type drifted; the
+                message names the step, the batch, the column and both types.
+        """
+        types = self._types.get(generation)
+        if types is None:  # a resumed generation: learn the types of what it already committed
+            schemas = [part_schema(self.read_part_bytes(generation, seq)) for seq in self.part_sequences(generation)]
+            types = self._types[generation] = ColumnTypes.from_schema(*schemas)
+        try:
+            data = encode_part(rows, types, allow_pickle=self.store.allow_pickle)
+        except PartEncodingError as error:
+            raise PartEncodingError(error.column, f"Step {self.name!r}, batch {sequence}: {error}") from error
+        self.store.write_atomic(self._part_path(generation, sequence), data)
 
     def read_part(self, generation: str, sequence: int) -> list[dict[str, Any]] | None:
         """Rows of part ``sequence`` of ``generation``, or None while it does not exist."""
         data = self.read_part_bytes(generation, sequence)
-        return None if data is None else decode_rows(data)
+        return None if data is None else decode_rows(data, allow_pickle=self.store.allow_pickle)
 
     def read_part_bytes(self, generation: str, sequence: int) -> bytes | None:
         """Raw Arrow IPC bytes of part ``sequence`` of ``generation`` (None while it does not exist)."""
