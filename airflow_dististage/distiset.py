@@ -8,7 +8,7 @@ and a token, so it is not exercised by the offline test suite.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,7 +27,10 @@ class Distiset(dict):
     def save_to_disk(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
         """Saves every configuration under ``<path>/<name>/`` (``DatasetDict.save_to_disk``)."""
         for name, dataset_dict in self.items():
-            dataset_dict.save_to_disk(os.path.join(os.fspath(path), name), **kwargs)
+            # datasets writes no shard for a split without rows, and then cannot load it back.
+            empty = {split: 1 for split, dataset in dataset_dict.items() if dataset.num_rows == 0}
+            options = {**kwargs, "num_shards": {**empty, **kwargs.get("num_shards", {})}} if empty else kwargs
+            dataset_dict.save_to_disk(os.path.join(os.fspath(path), name), **options)
 
     @classmethod
     def load_from_disk(cls, path: str | os.PathLike[str], **kwargs: Any) -> Distiset:
@@ -98,12 +101,12 @@ def _step_table(store: BatchStore, step: str, lineage: str, generations: list[st
                 f"Step {step!r} finished but its part {sequence} is missing from {data.path}:"
                 " its output was modified; rerun the step."
             )
-        tables.append(decode_table(part))
+        tables.append(decode_table(part, allow_pickle=store.allow_pickle))
     tables = [table for table in tables if table.num_rows]
     if not tables:
         return pa.table({})
     if any(has_pickled_values(table) for table in tables):
-        return rows_to_arrow([row for table in tables for row in table_to_rows(table)])
+        return rows_to_arrow([row for table in tables for row in table_to_rows(table, allow_pickle=store.allow_pickle)])
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -118,10 +121,17 @@ def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
     return Dataset.from_dict({column: [row.get(column) for row in rows] for column in columns}).data.table
 
 
-def create_distiset(store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]) -> Distiset:
+def create_distiset(
+    store: BatchStore,
+    plan: ExecutionPlan,
+    fingerprints: Mapping[str, str],
+    columns: Mapping[str, Sequence[str]] | None = None,
+) -> Distiset:
     """The Distiset of a finished run: each leaf step's rows in sequence order.
 
-    ``fingerprints`` are the run's :func:`~airflow_dististage.runtime.lineage_fingerprints`.
+    ``fingerprints`` are the run's :func:`~airflow_dististage.runtime.lineage_fingerprints`;
+    ``columns`` (``Pipeline.known_columns()``) are what a leaf without rows gets: a 0-row dataset
+    with those columns (with no ``columns``, it has none).
 
     Raises:
         RuntimeError: a step has not finished, its output is stale, or one of its parts is missing.
@@ -134,5 +144,9 @@ def create_distiset(store: BatchStore, plan: ExecutionPlan, fingerprints: Mappin
     for leaf in leaves:
         name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
         table = _step_table(store, leaf, fingerprints[leaf], *outputs[leaf])
-        distiset[name] = DatasetDict({TRAIN_SPLIT: Dataset(table)})
+        if table.num_rows == 0 and columns is not None:
+            dataset = Dataset.from_dict({column: [] for column in columns.get(leaf, ())})
+        else:
+            dataset = Dataset(table)
+        distiset[name] = DatasetDict({TRAIN_SPLIT: dataset})
     return distiset

@@ -119,10 +119,26 @@ class Pipeline:
 
     # -- validation ----------------------------------------------------------------------
     def validate(self) -> None:
-        """Checks the steps, the graph and the columns; raises :class:`PipelineValidationError` naming the culprit."""
+        """Checks the steps, the graph and the columns; raises :class:`PipelineValidationError` naming the culprit.
+
+        A step after one whose outputs are unknown (``LoadDataFromDicts`` without rows or
+        ``columns``) is not checked for its input columns: no step before it can say what they are.
+        """
+        self._validated_columns()
+
+    def known_columns(self) -> dict[str, list[str]]:
+        """Per step, the columns its output rows are known to hold: what flows into it plus its outputs
+        (after mappings); after a step with unknown outputs, a step's required inputs count as flowing in.
+
+        Validates the pipeline first (see :meth:`validate`).
+        """
+        return {name: list(columns) for name, (columns, _) in self._validated_columns().items()}
+
+    def _validated_columns(self) -> dict[str, tuple[dict[str, None], bool]]:
+        """Validates; per step, its known output columns (ordered) and whether they are all of them."""
         if not self._steps:
             raise PipelineValidationError(f"Pipeline {self.name!r} has no steps.")
-        available: dict[str, dict[str, str]] = {}
+        available: dict[str, tuple[dict[str, None], bool]] = {}
         for name in nx.topological_sort(self.dag):
             step = self._steps[name]
             _check_step_definition(step)
@@ -137,12 +153,17 @@ class Pipeline:
                     f"Step {name!r} receives batches from {predecessors}: its process() needs"
                     " `*inputs: StepInput` to take one batch from each."
                 )
-            columns: dict[str, str] = {}
+            columns: dict[str, None] = {}
             for predecessor in predecessors:
-                columns.update(available[predecessor])
-            if not step.is_generator:
+                columns.update(available[predecessor][0])
+            upstream_known = all(available[predecessor][1] for predecessor in predecessors)
+            if not step.is_generator and upstream_known:
                 _check_inputs_available(step, columns)
-            available[name] = {**columns, **{column: name for column in step.get_outputs()}}
+            elif not step.is_generator:
+                columns.update((column, None) for column, required in step.get_inputs().items() if required)
+            complete = upstream_known and step.outputs_known
+            available[name] = ({**columns, **dict.fromkeys(step.get_outputs())}, complete)
+        return available
 
     # -- planning ------------------------------------------------------------------------
     def plan(self, load_groups: Any = None) -> ExecutionPlan:
@@ -184,8 +205,8 @@ class Pipeline:
         return compile_pipeline(self, **kwargs)
 
 
-def _check_inputs_available(step: _Step, available: dict[str, str]) -> None:
-    """``available`` maps each column produced before ``step`` to the step producing it."""
+def _check_inputs_available(step: _Step, available: dict[str, None]) -> None:
+    """``available``: the columns produced before ``step``."""
     for column, required in step.get_inputs().items():
         if required and column not in available:
             raise PipelineValidationError(

@@ -13,16 +13,17 @@ if TYPE_CHECKING:
 _LOADERS: weakref.WeakKeyDictionary[Pipeline, LoadDataFromDicts] = weakref.WeakKeyDictionary()
 
 
-def dataset_rows(dataset: Any) -> list[dict[str, Any]]:
-    """Rows of a list of dicts, a ``datasets.Dataset`` or a pandas ``DataFrame``."""
+def dataset_rows(dataset: Any) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """Rows of a list of dicts, a ``datasets.Dataset`` or a pandas ``DataFrame``, and its columns
+    (a table's column names, which it has even without rows; None for a list)."""
     if isinstance(dataset, list):
         if not all(isinstance(row, dict) for row in dataset):
             raise TypeError("dataset= as a list must hold dicts (one per row).")
-        return dataset
+        return dataset, None
     if hasattr(dataset, "column_names") and hasattr(dataset, "to_list"):
-        return dataset.to_list()
+        return dataset.to_list(), list(dataset.column_names)
     if hasattr(dataset, "columns") and hasattr(dataset, "to_dict"):
-        return dataset.to_dict(orient="records")
+        return dataset.to_dict(orient="records"), list(dataset.columns)
     raise TypeError(
         f"dataset= takes a list of dicts, a datasets.Dataset or a pandas DataFrame, got {type(dataset).__name__}."
     )
@@ -40,7 +41,7 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"dataset_batch_size must be an integer >= 1, got {batch_size!r}.")
-    rows = dataset_rows(dataset)
+    rows, columns = dataset_rows(dataset)
     loader = _LOADERS.get(pipeline)
     if loader is None:
         own_generators = [name for name, step in pipeline.steps.items() if step.is_generator]
@@ -50,10 +51,11 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
                 " pass dataset= only to a pipeline whose first steps take input rows."
             )
         roots = [step for name, step in pipeline.steps.items() if not any(pipeline.dag.predecessors(name))]
-        loader = LoadDataFromDicts(pipeline=pipeline, data=rows, batch_size=batch_size)
+        loader = LoadDataFromDicts(pipeline=pipeline, data=rows, columns=columns, batch_size=batch_size)
         loader.connect(*roots)
         _LOADERS[pipeline] = loader
     else:
         loader.data = rows
+        loader.columns = columns
         loader.batch_size = batch_size
     return loader

@@ -125,6 +125,12 @@ class _Step(Declarative):
         """Columns the step writes."""
         return []
 
+    @property
+    def outputs_known(self) -> bool:
+        """Whether ``outputs`` names every column the step adds; False when they come from data it
+        has not got (a ``LoadDataFromDicts`` without rows or ``columns``)."""
+        return True
+
     def get_inputs(self) -> dict[str, bool]:
         """Input columns as they are named in the data (after ``input_mappings``) -> required."""
         return {self.input_mappings.get(col, col): req for col, req in as_columns(self.inputs).items()}
