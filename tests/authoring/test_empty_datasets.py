@@ -119,7 +119,9 @@ def test_an_empty_table_without_the_needed_column_is_refused_before_running(tmp_
     import pandas as pd
 
     with pytest.raises(PipelineValidationError, match="needs column 'instruction'.*Available columns: \\['prompt'\\]"):
-        _pipeline("empty-wrong-column").run(dataset=pd.DataFrame({"prompt": []}), storage_parameters={"path": str(tmp_path)})
+        _pipeline("empty-wrong-column").run(
+            dataset=pd.DataFrame({"prompt": []}), storage_parameters={"path": str(tmp_path)}
+        )
 
 
 def test_the_known_columns_of_each_step_follow_the_declarations() -> None:
