@@ -1,0 +1,69 @@
+"""Row combination shared by ``GroupColumns`` and ``CombineOutputs``: one row from the rows at the
+same position of several predecessors, their ``distilabel_metadata`` merged."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from airflow_dististage.constants import DISTILABEL_METADATA_KEY
+from airflow_dististage.steps.column_checks import same_lengths
+
+Row = Dict[str, Any]
+
+
+def merge_distilabel_metadata(*rows: Mapping[str, Any]) -> Union[Dict[str, Any], List[Any]]:
+    """The ``distilabel_metadata`` of ``rows`` merged into one, as distilabel merges it.
+
+    Dict metadata merge key by key: a key one row has keeps its value, a key several rows have
+    gets the list of their values, in row order. Metadata that is a list (one dict per generation)
+    makes the result a list: the lists concatenated, each dict metadata one more entry. Rows
+    without metadata (or with ``None``) add nothing.
+    """
+    metadata = [row[DISTILABEL_METADATA_KEY] for row in rows if row.get(DISTILABEL_METADATA_KEY) is not None]
+    if any(isinstance(entry, list) for entry in metadata):
+        merged: List[Any] = []
+        for entry in metadata:
+            merged.extend(entry if isinstance(entry, list) else [entry])
+        return merged
+    values: Dict[str, List[Any]] = defaultdict(list)
+    for entry in metadata:
+        for key, value in entry.items():
+            values[key].append(value)
+    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+
+
+def aligned_rows(step_name: Optional[str], inputs: Sequence[List[Row]]) -> Iterator[Tuple[Row, ...]]:
+    """The rows at each position of the predecessors' batches; batches of different lengths are an error.
+
+    distilabel silently drops the rows past the shortest batch; here a predecessor that yields
+    fewer rows than another (a filter on one branch) fails the step instead of misaligning rows.
+    """
+    same_lengths(
+        step_name,
+        "the batches of its predecessors (row i of each is combined into one row)",
+        [len(batch) for batch in inputs],
+    )
+    return zip(*inputs)
+
+
+def combine_rows(rows: Sequence[Mapping[str, Any]], grouped: Optional[Mapping[str, str]] = None) -> Row:
+    """One row holding every column of ``rows``.
+
+    A column in ``grouped`` becomes, under ``grouped[column]``, the list of its values in row order
+    (a row without it adds nothing); any other column takes the value of the last row that has it;
+    ``distilabel_metadata`` is merged with :func:`merge_distilabel_metadata`.
+    """
+    grouped = grouped or {}
+    combined: Row = {}
+    for row in rows:
+        for key, value in row.items():
+            if key == DISTILABEL_METADATA_KEY:
+                continue
+            if key in grouped:
+                combined.setdefault(grouped[key], []).append(value)
+            else:
+                combined[key] = value
+    if any(row.get(DISTILABEL_METADATA_KEY) is not None for row in rows):
+        combined[DISTILABEL_METADATA_KEY] = merge_distilabel_metadata(*rows)
+    return combined
