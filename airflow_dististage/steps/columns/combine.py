@@ -11,12 +11,12 @@ class CombineOutputs(Step):
     """Joins row i of each predecessor into one row with every column of them.
 
     A column several predecessors have takes the value of the last one (in the order they were
-    connected); ``distilabel_metadata`` is merged. Every predecessor must yield the same number
-    of rows. ``[step_1, step_2, step_3] >> CombineOutputs()``.
+    connected); ``distilabel_metadata`` is merged. Rows past the shortest predecessor batch are
+    dropped (with a warning), as distilabel drops them. ``[step_1, step_2, step_3] >> CombineOutputs()``.
 
     Input and output columns: those of the predecessors.
     """
 
     def process(self, *inputs: StepInput) -> StepOutput:
         """Yields one batch: row i of every predecessor's batch joined into one row."""
-        yield [combine_rows(rows) for rows in aligned_rows(self.name, inputs)]
+        yield [combine_rows(rows) for rows in aligned_rows(self, inputs)]

@@ -16,7 +16,8 @@ class GroupColumns(Step):
 
     Typical use: several generation steps feed one step that needs ``generations`` and
     ``generation_models`` lists. Other columns take the value of the last predecessor that has
-    them; ``distilabel_metadata`` is merged. Every predecessor must yield the same number of rows.
+    them; ``distilabel_metadata`` is merged. Rows past the shortest predecessor batch are dropped
+    (with a warning), as distilabel drops them.
 
     Args:
         columns: the columns to gather into lists.
@@ -53,7 +54,7 @@ class GroupColumns(Step):
     def process(self, *inputs: StepInput) -> StepOutput:
         """Yields one batch: row i of every predecessor's batch joined into one row."""
         grouped = dict(zip(self.columns, self.outputs))
-        yield [combine_rows(rows, grouped) for rows in aligned_rows(self.name, inputs)]
+        yield [combine_rows(rows, grouped) for rows in aligned_rows(self, inputs)]
 
 
 class CombineColumns(GroupColumns):

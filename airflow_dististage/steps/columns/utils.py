@@ -3,13 +3,16 @@ same position of several predecessors, their ``distilabel_metadata`` merged."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from airflow_dististage.constants import DISTILABEL_METADATA_KEY
-from airflow_dististage.steps.column_checks import same_lengths
+from airflow_dististage.steps.base import Step
 
 Row = Dict[str, Any]
+
+logger = logging.getLogger(__name__)
 
 
 def merge_distilabel_metadata(*rows: Mapping[str, Any]) -> Union[Dict[str, Any], List[Any]]:
@@ -33,17 +36,21 @@ def merge_distilabel_metadata(*rows: Mapping[str, Any]) -> Union[Dict[str, Any],
     return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
 
 
-def aligned_rows(step_name: Optional[str], inputs: Sequence[List[Row]]) -> Iterator[Tuple[Row, ...]]:
-    """The rows at each position of the predecessors' batches; batches of different lengths are an error.
+def aligned_rows(step: Step, inputs: Sequence[List[Row]]) -> Iterator[Tuple[Row, ...]]:
+    """The rows at each position of the predecessors' batches, up to the shortest batch (as distilabel).
 
-    distilabel silently drops the rows past the shortest batch; here a predecessor that yields
-    fewer rows than another (a filter on one branch) fails the step instead of misaligning rows.
+    The rows past it are dropped, as distilabel drops them; the first time it happens the step
+    logs a warning naming the batch lengths (a filter on one branch misaligns the rows).
     """
-    same_lengths(
-        step_name,
-        "the batches of its predecessors (row i of each is combined into one row)",
-        [len(batch) for batch in inputs],
-    )
+    lengths = [len(batch) for batch in inputs]
+    if len(set(lengths)) > 1 and not step.__dict__.get("_warned_unaligned"):
+        object.__setattr__(step, "_warned_unaligned", True)
+        logger.warning(
+            "Step %r received batches of %s rows from its predecessors: it joins row i of each, so the"
+            " %d row(s) past the shortest batch are dropped (later such batches are not reported)."
+            " Give every predecessor the same rows, in the same order.",
+            step.name, lengths, sum(lengths) - min(lengths) * len(lengths),
+        )
     return zip(*inputs)
 
 
