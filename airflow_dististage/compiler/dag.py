@@ -50,7 +50,7 @@ def distiset_asset(dag_id: str, output: str | None = None) -> Asset:
     from airflow.sdk import Asset
 
     from airflow_dististage.provider.config import get_setting
-    from airflow_dististage.runtime.store import safe_folder_name
+    from airflow_dististage.runtime.folders import safe_folder_name
 
     output = output or get_setting("output")
     base = output if "://" in output else Path(os.path.abspath(output)).as_uri()

@@ -14,7 +14,6 @@ DEFAULT_STEP_RETRIES = 2
 GPU_POOL_CHECK_MODES = ("strict", "warn")
 PROCESS_PRIVATE_PROTOCOLS = frozenset({"memory"})
 """fsspec filesystems whose files live in one process only."""
-_MAX_FOLDER_NAME_BYTES = 255
 
 
 class CompileError(ValueError):
@@ -95,28 +94,17 @@ class CompileOptions:
 
 
 def check_dag_id(dag_id: object) -> None:
-    """Raises :class:`CompileError` naming ``dag_id`` unless Airflow accepts it and its folder name fits.
+    """Raises :class:`CompileError` naming ``dag_id`` unless Airflow accepts it.
 
-    Airflow's own rule decides (letters of any script, digits, ``_``, ``-``, ``.``; at most 250); the
-    store and output folder of the DAG (:func:`~airflow_dististage.runtime.store.safe_folder_name`)
-    must also fit in one path component, which a long non-ASCII id can exceed.
+    Airflow's own rule decides: letters of any script, digits, ``_``, ``-``, ``.``; at most 250.
+    Its store and output folder is :func:`~airflow_dististage.runtime.folders.safe_folder_name`.
     """
     from airflow.sdk.definitions._internal.node import validate_key
-
-    from airflow_dististage.runtime.store import safe_folder_name
 
     try:
         validate_key(dag_id)
     except (TypeError, ValueError) as error:
         raise CompileError(f"Invalid dag_id {dag_id!r}: {error}") from None
-    folder = safe_folder_name(dag_id)
-    if len(folder.encode()) > _MAX_FOLDER_NAME_BYTES:
-        raise CompileError(
-            f"Invalid dag_id {dag_id!r}: its store and output folder name {folder[:40]!r}... has"
-            f" {len(folder.encode())} bytes, more than the {_MAX_FOLDER_NAME_BYTES} a folder name may have"
-            " (each character other than ASCII letters, digits, '_', '-' and '.' takes 3 bytes per UTF-8"
-            " byte). Use a shorter id."
-        )
 
 
 def check_retries(value: object, name: str) -> None:

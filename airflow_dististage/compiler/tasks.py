@@ -168,11 +168,12 @@ class CompiledPipeline:
 
         from airflow_dististage.distiset import create_distiset
         from airflow_dististage.runtime import lineage_fingerprints
-        from airflow_dististage.runtime.store import safe_folder_name
+        from airflow_dististage.runtime.folders import safe_folder_name
 
         context = get_current_context()
         store = self.prepare_run(context)
-        distiset = create_distiset(store, self.plan, lineage_fingerprints(self.pipeline, self.plan))
+        fingerprints = lineage_fingerprints(self.pipeline, self.plan)
+        distiset = create_distiset(store, self.plan, fingerprints, self.pipeline.known_columns())
         folders = f"{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
         path = f"{self.options.output.rstrip('/')}/{folders}"
         filesystem, folder = fsspec.core.url_to_fs(path)

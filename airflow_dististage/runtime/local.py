@@ -141,7 +141,7 @@ def run_pipeline(
                 _run_stage(stage, pending, plan, store, fingerprints, show_progress)
     from airflow_dististage.distiset import create_distiset
 
-    return create_distiset(store, plan, fingerprints)
+    return create_distiset(store, plan, fingerprints, pipeline.known_columns())
 
 
 def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:

@@ -33,35 +33,15 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_dististage.runtime.column_types import ColumnTypes, encode_part
 from airflow_dististage.runtime.encoding import PartEncodingError, decode_rows, part_schema
+from airflow_dististage.runtime.folders import safe_folder_name
 from airflow_dististage.steps.base import validate_step_name
 
-_SAFE_CHARACTER = re.compile(r"[A-Za-z0-9_.-]")
 _PART_SUFFIX = ".arrow"
 _SEQUENCE_DIGITS = 9
 _GENERATION = re.compile(r"[0-9a-f]{1,64}")
 MARKER_KINDS = ("started", "finished", "failed")
 ATOMIC_PUT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "memory"})
 """Filesystems whose single ``put`` of an object is atomic; others get a temporary name and a move."""
-
-
-def safe_folder_name(name: str) -> str:
-    """An injective, filesystem- and URL-safe folder name for a run id, pipeline name or DAG id.
-
-    Letters, digits, ``_``, ``.`` and ``-`` stay; every other character (``~`` included) becomes
-    ``~`` plus the hex of its UTF-8 bytes, and a name made of dots only is escaped whole. So
-    ``manual__2026-11-25T19:00:00+00:00`` -> ``manual__2026-11-25T19~3a00~3a00~2b00~3a00`` and
-    ``Social AI Personas`` -> ``Social~20AI~20Personas``: two different names never share a folder,
-    because ``~`` only ever starts an escape.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"A run id, pipeline name or DAG id must be a non-empty string, got {name!r}.")
-    if set(name) == {"."}:
-        return "".join(_escape(character) for character in name)
-    return "".join(character if _SAFE_CHARACTER.fullmatch(character) else _escape(character) for character in name)
-
-
-def _escape(character: str) -> str:
-    return "".join(f"~{byte:02x}" for byte in character.encode("utf-8"))
 
 
 def part_name(sequence: int, generation: str) -> str:

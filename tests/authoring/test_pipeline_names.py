@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_dististage.pipeline import Pipeline
-from airflow_dististage.runtime.store import safe_folder_name
+from airflow_dististage.runtime.folders import safe_folder_name
 from airflow_dististage.steps import LoadDataFromDicts, StepInput, step
 from airflow_dististage.typing import StepOutput
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_dististage.distiset import Distiset
-from airflow_dististage.runtime.store import safe_folder_name
+from airflow_dististage.runtime.folders import safe_folder_name
 from tests.conftest import REPO_ROOT
 from tests.llms.openai_server import FakeOpenAIServer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from airflow_dististage.compiler import distiset_asset
 from airflow_dististage.distiset import Distiset
-from airflow_dististage.runtime.store import safe_folder_name
+from airflow_dististage.runtime.folders import safe_folder_name
 from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - the shared fixture
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_dististage.runtime import BatchStore
 from airflow_dististage.runtime.encoding import decode_rows, encode_rows
-from airflow_dististage.runtime.store import safe_folder_name
+from airflow_dististage.runtime.folders import safe_folder_name
 
 
 def test_parts_round_trip_in_sequence_order(store_path: str) -> None:
