@@ -51,9 +51,8 @@ class _FormatDPO(Step):
         for batch in inputs:
             for row in batch:
                 prompt, conversation = self._prompt(row)
-                row["prompt"] = prompt
-                row["prompt_id"] = prompt_id(prompt)
-                row.update(self._pair(row, conversation))
+                pair = self._pair(row, conversation)
+                row.update(prompt=prompt, prompt_id=prompt_id(prompt), **pair)
             yield batch
 
     def _pair(self, row: Dict[str, Any], conversation: ChatType) -> Dict[str, Any]:

@@ -31,9 +31,10 @@ class _FormatSFT(Step):
         for batch in inputs:
             for row in batch:
                 prompt, conversation = self._prompt(row)
+                generation = column_value(self.name, row, "generation")
                 row["prompt"] = prompt
                 row["prompt_id"] = prompt_id(prompt)
-                row["messages"] = [*conversation, assistant(column_value(self.name, row, "generation"))]
+                row["messages"] = [*conversation, assistant(generation)]
             yield batch
 
 
