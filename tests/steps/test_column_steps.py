@@ -159,25 +159,24 @@ def test_expand_columns_splits_statistics() -> None:
 
 
 def test_expand_columns_statistics_split_rounds_down_and_keeps_other_metadata() -> None:
+    metadata = {"statistics_t": {"input_tokens": 10, "output_tokens": [7, None]}, "raw_output_t": "raw"}
     step = ExpandColumns(columns=["g"], split_statistics=True)
-    (result,) = step.process(
-        [{"g": [1, 2, 3], "distilabel_metadata": {"statistics_t": {"input_tokens": 10, "output_tokens": [7, None]},
-                                                 "raw_output_t": "raw"}}]
-    )
+    (result,) = step.process([{"g": [1, 2, 3], "distilabel_metadata": metadata}])
     assert [row["distilabel_metadata"] for row in result] == [
         {"statistics_t": {"input_tokens": [3], "output_tokens": [2, None]}, "raw_output_t": "raw"}
     ] * 3
-    (unsplit,) = ExpandColumns(columns=["g"]).process([{"g": [1, 2], "distilabel_metadata": {"statistics_t": {
-        "input_tokens": [10], "output_tokens": [10]}}}])
-    assert unsplit[1]["distilabel_metadata"] == {"statistics_t": {"input_tokens": [10], "output_tokens": [10]}}
+    statistics = {"statistics_t": {"input_tokens": [10], "output_tokens": [10]}}
+    (unsplit,) = ExpandColumns(columns=["g"]).process([{"g": [1, 2], "distilabel_metadata": statistics}])
+    assert [row["distilabel_metadata"] for row in unsplit] == [statistics] * 2
 
 
 def test_expand_columns_several_columns_and_a_new_column_name() -> None:
     step = ExpandColumns(columns={"generations": "generation", "generation_models": ""})
     assert step.inputs == ["generations", "generation_models"]
     assert step.outputs == ["generation", "generation_models"]
-    (result,) = step.process([{"generations": ["a", "b"], "generation_models": ["m1", "m2"]}, {"generations": [],
-                                                                                                "generation_models": []}])
+    rows = [{"generations": ["a", "b"], "generation_models": ["m1", "m2"]}]
+    rows.append({"generations": [], "generation_models": []})
+    (result,) = step.process(rows)
     assert result == [
         {"generations": ["a", "b"], "generation": "a", "generation_models": "m1"},
         {"generations": ["a", "b"], "generation": "b", "generation_models": "m2"},

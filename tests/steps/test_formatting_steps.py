@@ -135,7 +135,8 @@ def test_text_generation_dpo_with_a_system_prompt_and_no_models() -> None:
 
 
 def test_chat_generation_dpo() -> None:
-    row = {"messages": [USER], "generations": ["4", "5", "6"], "generation_models": ["A", "B", "C"], "ratings": [1, 0, -1]}
+    row = {"messages": [USER], "generations": ["4", "5", "6"], "generation_models": ["A", "B", "C"]}
+    row["ratings"] = [1, 0, -1]
     (rows,) = FormatChatGenerationDPO().process([dict(row)])
     assert rows == [
         {

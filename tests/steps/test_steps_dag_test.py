@@ -52,7 +52,8 @@ def test_formatting_steps_dag(airflow_env) -> None:  # noqa: F811
     ]
     sft = distiset["sft"]["train"].select_columns(["prompt", "prompt_id", "messages"]).to_list()
     assert sft == [
-        {"prompt": "What's 2+2?", "prompt_id": sha[0], "messages": [system, user, {"role": "assistant", "content": "4"}]},
+        {"prompt": "What's 2+2?", "prompt_id": sha[0],
+         "messages": [system, user, {"role": "assistant", "content": "4"}]},
         {"prompt": "Capital of France?", "prompt_id": sha[1],
          "messages": [france, {"role": "assistant", "content": "Paris"}]},
     ]
