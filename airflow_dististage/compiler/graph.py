@@ -101,6 +101,7 @@ def build_dag_spec(plan: ExecutionPlan, options: CompileOptions) -> DagSpec:
     """The DAG's shape for ``plan`` under ``options``; rejects what can never run."""
     if options.kubernetes_gpu:
         require_kubernetes()
+    _check_task_state_keys(plan)
     stages = tuple(_stage_spec(stage, plan, options) for stage in plan.stages)
     return DagSpec(
         stages=stages,
@@ -108,6 +109,18 @@ def build_dag_spec(plan: ExecutionPlan, options: CompileOptions) -> DagSpec:
         check_gpu_pool=options.check_gpu_pool,
         max_gpus_per_task=max((t.gpus_per_replica for s in stages for t in s.tasks), default=0),
     )
+
+
+def _check_task_state_keys(plan: ExecutionPlan) -> None:
+    """Airflow reports replica ``i`` of a mapped step ``s`` as ``s_i``; no other step may be named so."""
+    for step in plan.steps.values():
+        for replica in range(step.replicas if step.replicas > 1 else 0):
+            clash = f"{step.name}_{replica}"
+            if clash in plan.steps:
+                raise CompileError(
+                    f"Step {clash!r} has the name Airflow gives replica {replica} of step {step.name!r}"
+                    f" (resources.replicas={step.replicas}): rename one of them."
+                )
 
 
 def require_kubernetes() -> None:

@@ -72,7 +72,8 @@ class CompileOptions:
                     f"Compile option {name}={value!r} is a relative folder: the DAG file and each task"
                     f" resolve it against their own working directory. Give an absolute path or a URL."
                 )
-            if value.split("://", 1)[0].lower() in PROCESS_PRIVATE_PROTOCOLS:
+            protocols = {segment.split("://", 1)[0].lower() for segment in value.split("::") if "://" in segment}
+            if protocols & PROCESS_PRIVATE_PROTOCOLS:
                 raise CompileError(
                     f"Compile option {name}={value!r} is private to one process, and every Airflow task"
                     " runs in its own process: its steps could never see each other's batches. Use a"

@@ -66,7 +66,7 @@ class CompiledPipeline:
         already finished in this try.
         """
         from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowTaskTerminated
 
         from airflow_dististage.runtime import StepExecution, UpstreamFailedError
         from airflow_dististage.runtime.gpus import claim_gpus
@@ -79,8 +79,10 @@ class CompiledPipeline:
             retry_delay=longest_retry_delay(ti),
             incarnation=fresh_start_incarnation(ti),
             probe=AirflowTaskStates(context["dag_run"].dag_id, context["run_id"], self.plan),
+            stall_timeout=self.options.start_timeout_seconds,
         )
         try:
+            execution.claim_incarnation()
             if execution.is_finished():
                 log.info("Step %s replica %d already finished in this try.", step_name, replica)
                 return None
@@ -92,34 +94,42 @@ class CompiledPipeline:
                 if gpus:
                     log.info("Step %s replica %d holds GPU(s) %s.", step_name, replica, devices)
                 summary = execution.run()
-            self._recompute_stale_successors(execution)
+            self._recompute_stale_successors(execution, context)
         except AirflowRescheduleException:
             raise
         except UpstreamFailedError as error:
             execution.publish_failure(error)
             # Raised only once a predecessor failed for good (or died): retrying cannot help.
             raise AirflowFailException(str(error)) from error
+        except AirflowFailException as error:
+            execution.publish_failure(error, will_retry=False)  # Airflow never retries it
+            raise
+        except AirflowTaskTerminated as error:
+            # Stopped by Airflow (a Clear of a running task restarts it): successors ask Airflow.
+            execution.publish_failure(error, will_retry=True)
+            raise
         except BaseException as error:
             execution.publish_failure(error)
             raise
         log.info("Step %s replica %d: %s", step_name, replica, summary)
         return dataclasses.asdict(summary)
 
-    def _recompute_stale_successors(self, execution: StepExecution) -> None:
+    def _recompute_stale_successors(self, execution: StepExecution, context: Any) -> None:
         """Recomputes the same-stage successors whose output this step's recomputation made stale.
 
         Steps of one stage have no Airflow edges between them (they run at once), so "Clear with
         downstream" on a step does not reach its successors in the stage: their tasks stay
-        ``success`` on an output computed from the step's old output. The replica that finds every
-        replica of the step finished recomputes those here, in stage order (it never waits for its
-        siblings: one task at a time, as in ``dag.test()``, must not deadlock); a successor whose task
-        Airflow will run again (cleared too) is left to its task.
+        ``success`` on an output computed from the step's old output. One replica (see
+        :meth:`_elected_to_recompute`; it never waits for its siblings: one task at a time, as in
+        ``dag.test()``, must not deadlock) recomputes those here, in stage order, reading the task
+        states afresh; a successor whose task Airflow will run again (cleared too) is left to its task.
         """
         from airflow_dististage.runtime import StepExecution
         from airflow_dististage.runtime.gpus import claim_gpus
 
-        if not execution.state_of(execution.step_name).finished:
-            return  # a sibling replica still runs; the last one to finish does this
+        if not self._elected_to_recompute(execution):
+            return
+        probe = AirflowTaskStates(context["dag_run"].dag_id, context["run_id"], self.plan, refresh_seconds=0.0)
         stage = self.plan.stages[execution.step_plan.stage]
         downstream = {execution.step_name}
         for name in self.plan.topological_order:
@@ -129,10 +139,10 @@ class CompiledPipeline:
             for replica in range(self.plan.steps[name].replicas):
                 successor = StepExecution(
                     self.pipeline, self.plan, execution.store, name, replica,
-                    fingerprints=execution.fingerprints, probe=execution.probe,
+                    fingerprints=execution.fingerprints, probe=probe,
                 )
                 try:
-                    left_to_airflow = execution.probe(name, replica) != "success"
+                    left_to_airflow = probe(name, replica) != "success"
                 except LookupError:
                     log.warning("Cannot read the task state of step %s: not recomputing it here.", name)
                     left_to_airflow = True
@@ -141,6 +151,18 @@ class CompiledPipeline:
                 log.info("Recomputing step %s replica %d: its input %s was recomputed.", name, replica, sorted(downstream))
                 with claim_gpus(self.plan.steps[name].gpus_per_replica, timeout=self.options.gpu_claim_timeout_seconds):
                     successor.run()
+
+    @staticmethod
+    def _elected_to_recompute(execution: StepExecution) -> bool:
+        """Whether this replica is the one that recomputes stale successors: every replica of the step
+        has finished, and this one finished last (ties: the highest replica). Every replica that
+        sees all finished picks the same one, so no successor is recomputed twice."""
+        data = execution.data_of(execution.step_name)
+        markers = [data.read_marker("finished", replica) for replica in range(execution.step_plan.replicas)]
+        if any(marker is None for marker in markers):
+            return False  # a sibling replica still runs: the last one to finish does this
+        last = max(range(len(markers)), key=lambda replica: (markers[replica].get("at", 0.0), replica))
+        return last == execution.replica
 
     def _reschedule(self, step_name: str, context: Any) -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException

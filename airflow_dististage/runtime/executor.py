@@ -103,6 +103,9 @@ class StepExecution:
             incarnation (an Airflow task's first try after a trigger or a Clear passes its task
             instance id; ``use_cache=False`` passes an id of the run).
         probe: tells the Airflow state of a step's task (see :mod:`~airflow_dististage.runtime.status`).
+        stall_timeout: how long a predecessor that stopped running mid-stream (no heartbeat, e.g. a
+            retry waiting for its own inputs) may stay so before this step gives up; None waits as
+            long as the probe says Airflow may run it (the local runner watches its processes).
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class StepExecution:
         retry_delay: float = 0.0,
         incarnation: str | None = None,
         probe: TaskStateProbe | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         if step_name not in plan.steps:
             raise ValueError(f"Step {step_name!r} is not in the plan of pipeline {plan.pipeline_name!r}.")
@@ -148,6 +152,7 @@ class StepExecution:
         self.retry_delay = retry_delay
         self.incarnation = incarnation
         self.probe = probe
+        self.stall_timeout = stall_timeout
         self.fingerprints = dict(fingerprints or lineage_fingerprints(pipeline, plan))
         self.fingerprint = self.fingerprints[step_name]
         self.data = self.data_of(step_name)
@@ -267,7 +272,7 @@ class StepExecution:
             rows_out=progress.rows_out,
             seconds=round(progress.seconds, 3),
         )
-        marker = {**self._identity(), "attempt": self.attempt, "batches": parts, **vars(summary)}
+        marker = {**self._identity(), "attempt": self.attempt, "batches": parts, "at": time.time(), **vars(summary)}
         self.data.write_marker("finished", marker, self.replica)
         progress.log("finished")
         return summary
@@ -277,7 +282,9 @@ class StepExecution:
     ) -> int:
         for _ in range(MAX_INPUT_RESTARTS):
             try:
-                return self._execute(progress, inputs, committed)
+                parts = self._execute(progress, inputs, committed)
+                self._check_inputs_unchanged(inputs)
+                return parts
             except InputRecomputedError as recomputed:
                 logger.info("%s; step %s replica %d starts over.", recomputed, self.step_name, self.replica)
                 progress.restart()
@@ -286,6 +293,38 @@ class StepExecution:
         raise RuntimeError(
             f"Step {self.step_name!r}: its inputs were recomputed {MAX_INPUT_RESTARTS} times while it ran; giving up."
         )
+
+    def _check_inputs_unchanged(self, inputs: dict[str, list[str | None]]) -> None:
+        """Raises :class:`InputRecomputedError` when a predecessor moved to a new generation since ``inputs``."""
+        for predecessor, generations in self.input_generations().items():
+            if generations != inputs[predecessor]:
+                raise InputRecomputedError(self.step_name, predecessor)
+
+    def claim_incarnation(self) -> None:
+        """Makes this execution's incarnation the step's own before anything can fail.
+
+        A Clear must recompute even when its first try fails before :meth:`run` (a GPU claim that
+        timed out): the retry, which resumes, then finds an output that names no generation and
+        no ``finished`` marker, so it computes a new one. Does nothing without an incarnation or
+        when the step's marker already names it.
+        """
+        if self.incarnation is None:
+            return
+        previous = self.data.read_marker("started", self.replica)
+        if previous is not None and previous.get("incarnation") == self.incarnation:
+            return
+        marker = {
+            "fingerprint": self.fingerprint,
+            "generation": None,
+            "incarnation": self.incarnation,
+            "inputs": {},
+            "attempt": previous["attempt"] if previous is not None else 0,
+            "heartbeat": None,
+        }
+        self.data.write_marker("started", marker, self.replica)
+        self.data.delete_marker("finished", self.replica)
+        if previous is not None and previous.get("generation") is not None:
+            self.data.delete_generation(previous["generation"])
 
     def _identity(self) -> dict[str, Any]:
         return {
@@ -316,7 +355,10 @@ class StepExecution:
         if resumable:
             self.generation = previous["generation"]
             committed = {seq for seq in self.data.part_sequences(self.generation) if self._owns(seq)}
-            if committed and self.step.is_generator and not self.step.resumes_from_offset:
+            rewrites_from_start = self.step.is_global or (self.step.is_generator and not self.step.resumes_from_offset)
+            if committed and rewrites_from_start:
+                # It starts over at its first part: in place, a shorter or different retry would
+                # leave the failed attempt's parts behind, or mix two attempts' rows.
                 resumable, committed = False, set()
         replaced = previous.get("generation") if previous is not None and not resumable else None
         if not resumable:
@@ -341,16 +383,19 @@ class StepExecution:
         marker = {**self._identity(), "attempt": self.attempt, "heartbeat": time.time(), **progress.as_payload()}
         self.data.write_marker("started", marker, self.replica)
 
-    def publish_failure(self, error: BaseException) -> None:
+    def publish_failure(self, error: BaseException, *, will_retry: bool | None = None) -> None:
         """Publishes this replica's ``failed`` marker, so its successors stop and name it.
 
         Call it on every way out of a failed attempt, also before :meth:`run` (a GPU claim that
         timed out, a predecessor that failed while this step waited for it to start). When this
         is not the final attempt and the error is the step's own (not a predecessor's), the
         marker says ``will_retry``: successors wait for the retry (see :func:`read_step_state`).
+        ``will_retry`` overrides that when the caller knows better (Airflow will not retry, or the
+        task was stopped by Airflow and may run again).
         """
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
-        will_retry = not self.final_attempt and not isinstance(error, UpstreamFailedError)
+        if will_retry is None:
+            will_retry = not self.final_attempt and not isinstance(error, UpstreamFailedError)
         started = self.data.read_marker("started", self.replica) or {}
         now = time.time()
         marker = {
@@ -472,7 +517,11 @@ class StepExecution:
         sequence = 0
         backoff = Backoff(self.poll_interval, _MAX_POLL_INTERVAL)
         checked_at = time.monotonic()
+        finished_parts: int | None = None
+        idle_since: float | None = None
         while True:
+            if finished_parts is not None and sequence >= finished_parts:
+                return  # a part past the finished count is a leftover, never output
             generation = generations[sequence % replicas]
             rows = data.read_part(generation, sequence) if generation is not None else None
             if rows is None or time.monotonic() - checked_at >= _STATE_CHECK_SECONDS:
@@ -480,21 +529,40 @@ class StepExecution:
                 checked_at = time.monotonic()
                 if any(now is not None and now != then for now, then in zip(state.generations, generations)):
                     raise InputRecomputedError(self.step_name, predecessor)
+                finished_parts = state.parts
+                if finished_parts is not None and sequence >= finished_parts:
+                    return
             if rows is None:
-                if not state.finished:
+                if finished_parts is None:
+                    idle_since = self._check_stall(predecessor, state, idle_since)
                     backoff.sleep()
                     continue
-                if sequence >= state.parts:
-                    return
                 rows = data.read_part(generation, sequence)  # parts are written before `finished`
                 if rows is None:
                     raise RuntimeError(
-                        f"Step {predecessor!r} finished with {state.parts} parts but part {sequence} is missing"
+                        f"Step {predecessor!r} finished with {finished_parts} parts but part {sequence} is missing"
                         f" from {data.path}: its output was modified; rerun it."
                     )
             yield rows
             sequence += 1
+            idle_since = None
             backoff.reset()
+
+    def _check_stall(self, predecessor: str, state: StepState, idle_since: float | None) -> float | None:
+        """When ``predecessor`` is not running (a retry that waits, or gone), when that was first
+        seen; raises once that is longer than ``stall_timeout`` ago."""
+        if state.started or self.stall_timeout is None:
+            return None
+        now = time.monotonic()
+        if idle_since is None:
+            return now
+        if now - idle_since > self.stall_timeout:
+            raise UpstreamFailedError(
+                predecessor,
+                f"stopped running mid-stream and has not run again for {now - idle_since:.0f} s"
+                f" (limit {self.stall_timeout:.0f} s).",
+            )
+        return idle_since
 
 
 class _Heartbeat:

@@ -134,14 +134,19 @@ def run_pipeline(
     _check_gpus(plan)
     preload_converters()
     for stage, executions in zip(plan.stages, stages):
-        keys = [f"{execution.data.path}#{execution.replica}" for execution in executions]
-        with hold_step_locks(keys, f"pipeline {pipeline.name!r}, stage {stage.index}"):
+        with hold_step_locks(_lock_keys(executions), f"pipeline {pipeline.name!r}, stage {stage.index}"):
             pending = [execution for execution in executions if not execution.is_finished()]
             if pending:
                 _run_stage(stage, pending, plan, store, fingerprints, show_progress)
     from airflow_dististage.distiset import create_distiset
 
-    return create_distiset(store, plan, fingerprints, pipeline.known_columns())
+    every_output = [key for executions in stages for key in _lock_keys(executions)]
+    with hold_step_locks(every_output, f"pipeline {pipeline.name!r}, Distiset"):  # no run replaces them meanwhile
+        return create_distiset(store, plan, fingerprints, pipeline.known_columns())
+
+
+def _lock_keys(executions: list[StepExecution]) -> list[str]:
+    return [f"{execution.data.path}#{execution.replica}" for execution in executions]
 
 
 def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:

@@ -127,8 +127,18 @@ def _check_retry_due(
     if not failed.get("will_retry"):
         raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
     if probe is not None:
-        _check_task_alive(step, replica, probe, f"failed (replica {replica}): {failed.get('error')}")
-        return
+        try:
+            state = probe(step, replica)
+        except LookupError:
+            state = None  # unknown: the retry deadline below decides
+        else:
+            if state in ENDED_TASK_STATES:
+                raise UpstreamFailedError(
+                    step,
+                    f"failed (replica {replica}), and its Airflow task is {state!r}: it will not run again."
+                    f" Its error: {failed.get('error')}",
+                )
+            return
     now = time.time()
     overdue = now - failed.get("retry_by", failed["at"])
     if overdue > heartbeat_timeout:

@@ -15,7 +15,9 @@ generation can never mix in a part of another.
 
 Every file is written atomically: a local folder gets write-to-temp, fsync, rename and an fsync of
 the folder; object stores get one ``put`` per object, which they apply atomically; any other
-filesystem gets write-to-temp then move. Readers therefore never see a partial part or marker.
+filesystem gets write-to-temp then move (where such a filesystem cannot rename onto a file, a
+rewritten marker is briefly absent, which readers take for "not yet"). Readers therefore never see
+a partial part or marker.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class BatchStore:
             self.fs.makedirs(folder, exist_ok=True)
             temporary = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
             self.fs.pipe_file(temporary, data)
+            if self.fs.exists(path):
+                self.fs.rm_file(path)  # HDFS, WebHDFS and SFTP servers do not rename onto an existing file
             self.fs.mv(temporary, path)
             return
         folder = os.path.dirname(path)

@@ -10,7 +10,7 @@ from airflow_dististage import compile_pipeline
 from airflow_dististage.compiler import CompileError, distiset_asset
 from airflow_dististage.planning import LoadGroupsError
 from airflow_dististage.pipeline import Pipeline, PipelineValidationError
-from airflow_dististage.steps import LoadDataFromDicts
+from airflow_dististage.steps import LoadDataFromDicts, StepResources
 from tests.compiler.conftest import Upper, build_gpu_pipeline
 
 
@@ -151,12 +151,23 @@ def test_urls_and_absolute_folders_are_accepted(compile_options):
     assert dag.dag_id == "x"
 
 
+@pytest.mark.parametrize("url", ["memory://store", "simplecache::memory://store"])
 @pytest.mark.parametrize("option", ["store", "output"])
-def test_a_store_private_to_one_process_is_refused_naming_the_option(option, compile_options):
-    compile_options[option] = "memory://store"
+def test_a_store_private_to_one_process_is_refused_naming_the_option(option, url, compile_options):
+    compile_options[option] = url
 
-    with pytest.raises(CompileError, match=f"Compile option {option}='memory://store' is private to one process"):
+    with pytest.raises(CompileError, match=re.escape(f"Compile option {option}={url!r} is private to one process")):
         build_gpu_pipeline().to_airflow(dag_id="x", **compile_options)
+
+
+def test_a_step_named_like_a_replica_of_another_is_refused(compile_options):
+    with Pipeline(name="clash") as pipeline:
+        load = LoadDataFromDicts(data=[{"instruction": "a"}])
+        load >> Upper(name="gen", resources=StepResources(replicas=2))
+        load >> Upper(name="gen_1")
+
+    with pytest.raises(CompileError, match="Step 'gen_1' has the name Airflow gives replica 1 of step 'gen'"):
+        pipeline.to_airflow(dag_id="clash", **compile_options)
 
 
 def test_an_invalid_pipeline_fails_at_compile_time(compile_options):
