@@ -579,7 +579,8 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # an attempt can fail before its heartbeat started
+            self._thread.join(timeout=30)
 
     def _beat(self) -> None:
         """Beats until stopped; a failed write (a brief store outage) is logged and the next beat retries."""

@@ -79,17 +79,18 @@ def _finished_chain(store_path: str):
     with Pipeline(name="exact-parts") as pipeline:
         Numbers(name="gen", count=25, batch_size=10) >> AddOne(name="plus", input_batch_size=10)
     plan, store = pipeline.plan(), BatchStore(store_path, "exact-parts", "run")
-    for name in ("gen", "plus"):
-        StepExecution(pipeline, plan, store, name).run()
-    return plan, store
+    executions = [StepExecution(pipeline, plan, store, name) for name in ("gen", "plus")]
+    for execution in executions:
+        execution.run()
+    return plan, store, executions[-1]
 
 
 def test_distiset_reads_exactly_the_finished_parts(store_path: str) -> None:
     from airflow_dististage.distiset import create_distiset
 
-    plan, store = _finished_chain(store_path)
-    store.write_part("plus", 3, [{"n": -1}])  # left by an earlier attempt that wrote more parts
-    assert create_distiset(store, plan)["default"]["train"]["n"] == list(range(1, 26))
+    plan, store, plus = _finished_chain(store_path)
+    plus.data.write_part(plus.generation, 3, [{"n": -1}])  # left by an earlier attempt that wrote more parts
+    assert create_distiset(store, plan, plus.fingerprints)["default"]["train"]["n"] == list(range(1, 26))
 
 
 def test_distiset_of_an_unfinished_or_damaged_leaf_is_a_clear_error(store_path: str) -> None:
@@ -97,10 +98,24 @@ def test_distiset_of_an_unfinished_or_damaged_leaf_is_a_clear_error(store_path: 
 
     from airflow_dististage.distiset import create_distiset
 
-    plan, store = _finished_chain(store_path)
-    store.delete_parts("plus", [1])
+    plan, store, plus = _finished_chain(store_path)
+    from airflow_dististage.runtime.store import part_name
+
+    store.remove(f"{plus.data.path}/parts/{part_name(1, plus.generation)}")
     with pytest.raises(RuntimeError, match=r"Step 'plus' finished but its part 1 is missing"):
-        create_distiset(store, plan)
-    store.delete_marker("plus", "finished")
+        create_distiset(store, plan, plus.fingerprints)
+    plus.data.delete_marker("finished")
     with pytest.raises(RuntimeError, match=r"Step 'plus' \(replica 0\) has not finished in run 'run'"):
-        create_distiset(store, plan)
+        create_distiset(store, plan, plus.fingerprints)
+
+
+def test_a_stale_output_never_reaches_the_distiset(store_path: str) -> None:
+    import pytest
+
+    from airflow_dististage.distiset import create_distiset
+    from airflow_dististage.runtime import StepExecution
+
+    plan, store, plus = _finished_chain(store_path)
+    StepExecution(plus.step.pipeline, plan, store, "gen", incarnation="cleared").run()  # gen recomputed
+    with pytest.raises(RuntimeError, match=r"Step 'plus' \(replica 0\) was computed from an earlier output"):
+        create_distiset(store, plan, plus.fingerprints)

@@ -11,11 +11,12 @@ import pytest
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.runtime import BatchStore, StepExecution, UpstreamFailedError
 from airflow_dististage.steps import StepResources
+from tests.runtime.conftest import committed_rows
 from tests.runtime.steps_for_tests import AddOne, CrashOnce, Numbers
 
 
 def _run_in_thread(execution: StepExecution) -> tuple[threading.Thread, dict]:
-    outcome: dict = {}
+    outcome: dict = {"execution": execution}
 
     def target() -> None:
         try:
@@ -51,8 +52,8 @@ def test_successor_stops_within_seconds_naming_the_failed_predecessor(store_path
     assert downstream["error"].step == "breaks"
     assert "Predecessor step 'breaks' failed (replica 0): ValueError: boom at n=200" in str(downstream["error"])
     assert downstream["at"] - broken["at"] < 3
-    assert store.read_marker("breaks", "failed")["error"] == "ValueError: boom at n=200"
-    assert "UpstreamFailedError" in store.read_marker("after", "failed")["error"]
+    assert breaks.data.read_marker("failed")["error"] == "ValueError: boom at n=200"
+    assert "UpstreamFailedError" in after.data.read_marker("failed")["error"]
     with pytest.raises(UpstreamFailedError, match="'breaks' failed"):
         after.predecessors_started()
 
@@ -65,7 +66,7 @@ def test_successor_detects_a_predecessor_that_stopped_heartbeating(store_path: s
     successor = StepExecution(pipeline, plan, store, "next", heartbeat_interval=0.1, heartbeat_timeout=1.0)
     generator = StepExecution(pipeline, plan, store, "gen")
     assert not successor.predecessors_started()
-    store.write_marker("gen", "started", {"fingerprint": generator.fingerprint, "attempt": 1, "heartbeat": time.time()})
+    generator.data.write_marker("started", {"generation": "0a", "attempt": 1, "heartbeat": time.time()})
     assert successor.predecessors_started()
     start = time.monotonic()
     with pytest.raises(UpstreamFailedError, match=r"'gen' stopped heartbeating"):
@@ -93,14 +94,15 @@ def test_crashed_step_resumes_after_its_last_committed_part(store_path: str, tmp
     crashy = StepExecution(pipeline, plan, store, "crashy")
     with pytest.raises(RuntimeError, match="simulated crash"):
         crashy.run()
-    assert store.part_sequences("crashy") == [0, 1, 2, 3, 4]
-    summary = StepExecution(pipeline, plan, store, "crashy").run()
+    assert crashy.data.part_sequences(crashy.generation) == [0, 1, 2, 3, 4]
+    resumed = StepExecution(pipeline, plan, store, "crashy")
+    summary = resumed.run()
+    assert resumed.generation == crashy.generation
     assert log.read_text().split() == [str(n) for n in range(0, 100, 10)]
-    assert store.read_marker("crashy", "started")["attempt"] == 2
+    assert resumed.data.read_marker("started")["attempt"] == 2
     assert (summary.batches_in, summary.rows_in, summary.batches_out, summary.rows_out) == (10, 100, 10, 100)
-    assert store.read_marker("crashy", "finished")["rows_out"] == 100
-    rows = [row for seq in store.part_sequences("crashy") for row in store.read_part("crashy", seq)]
-    assert rows == [{"n": n} for n in range(100)]
+    assert resumed.data.read_marker("finished")["rows_out"] == 100
+    assert committed_rows(resumed) == [{"n": n} for n in range(100)]
 
 
 def test_finished_step_is_not_run_again(store_path: str, tmp_path: Path) -> None:
@@ -140,8 +142,7 @@ def test_replicas_share_the_batches_of_one_step(store_path: str) -> None:
         thread.join(30)
     summaries = [outcome["summary"] for _, outcome in started]
     assert [s.batches_in for s in summaries[:2]] == [5, 6]
-    rows = [row for seq in store.part_sequences("after") for row in store.read_part("after", seq)]
-    assert rows == [{"n": n + 2} for n in range(53)]
+    assert committed_rows(executions[3]) == [{"n": n + 2} for n in range(53)]
 
 
 def test_bad_replica_and_step_are_rejected(store_path: str) -> None:
@@ -165,6 +166,7 @@ def test_a_process_yielding_something_else_than_lists_of_rows_is_named(store_pat
         Numbers(name="gen", count=3) >> YieldsRows(name="wrong")
     plan, store = pipeline.plan(), BatchStore(store_path, "bad-yield", "run")
     StepExecution(pipeline, plan, store, "gen").run()
-    with pytest.raises(TypeError, match=r"Step 'wrong': process\(\) must yield lists of rows \(dicts\), got dict"):
-        StepExecution(pipeline, plan, store, "wrong").run()
-    assert "TypeError" in store.read_marker("wrong", "failed")["error"]
+    wrong = StepExecution(pipeline, plan, store, "wrong")
+    with pytest.raises(TypeError, match=r"Step 'wrong' \(batch 0\): process\(\) must yield lists of rows \(dicts\), got dict"):
+        wrong.run()
+    assert "TypeError" in wrong.data.read_marker("failed")["error"]

@@ -137,12 +137,13 @@ def test_resume_after_a_killed_run_does_not_mistake_old_heartbeats_for_dead_step
     store = BatchStore(str(tmp_path), pipeline.name, LOCAL_RUN_ID)
     fingerprint = lineage_fingerprints(pipeline, plan)["gpu_step"]
     StepExecution(pipeline, plan, store, "gen").run()
-    killed = {"fingerprint": fingerprint, "attempt": 1, "heartbeat": time.time() - 1000}
-    store.write_marker("gpu_step", "started", killed)
+    killed = {"generation": "0a", "attempt": 1, "heartbeat": time.time() - 1000}
+    data = store.step("gpu_step", fingerprint)
+    data.write_marker("started", killed)
     with _gpu_held_elsewhere(2.0):
         rows = rows_of(pipeline.run(storage_parameters={"path": str(tmp_path)}, heartbeat_timeout=10))
     assert [row["n"] for row in rows] == list(range(1, 51))
-    assert store.read_marker("gpu_step", "started")["attempt"] == 2
+    assert data.read_marker("started")["attempt"] == 2
 
 
 def test_gpu_uuids_are_passed_on_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

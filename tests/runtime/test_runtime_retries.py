@@ -11,6 +11,7 @@ import pytest
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.runtime import BatchStore, StepExecution, UpstreamFailedError
 from airflow_dististage.runtime.executor import lineage_fingerprints
+from tests.runtime.conftest import committed_rows
 from tests.runtime.steps_for_tests import AddOne, CrashOnce, Numbers
 from tests.runtime.test_runtime_executor import _run_in_thread
 
@@ -50,6 +51,11 @@ def _fail_once_while_streaming(
     return pipeline, plan, store, flaky_thread, failed, after_thread, downstream
 
 
+def _data(pipeline: Pipeline, plan, store: BatchStore, step: str):
+    """The store files of ``step`` under its lineage."""
+    return store.step(step, lineage_fingerprints(pipeline, plan)[step])
+
+
 def _start_streaming(execution: StepExecution, successor: StepExecution):
     """Runs ``execution`` and, once it started, ``successor`` in threads."""
     first = _run_in_thread(execution)
@@ -64,7 +70,7 @@ def test_successor_waits_for_the_retry_of_a_failed_predecessor(store_path: str, 
     )
     flaky_thread.join(30)
     assert str(failed["error"]) == "simulated crash"
-    marker = store.read_marker("flaky", "failed")
+    marker = _data(pipeline, plan, store, "flaky").read_marker("failed")
     assert marker["will_retry"] is True and time.time() - marker["at"] < 10
     time.sleep(0.5)
     assert after_thread.is_alive(), downstream.get("error")
@@ -73,12 +79,11 @@ def test_successor_waits_for_the_retry_of_a_failed_predecessor(store_path: str, 
     after_thread.join(30)
     assert "error" not in downstream, downstream.get("error")
     assert (tmp_path / "calls.log").read_text().split() == [str(n) for n in range(0, 300, 10)]
-    rows = [row for seq in range(downstream["summary"].batches_out) for row in store.read_part("after", seq)]
-    assert rows == [{"n": n + 1} for n in range(300)]
+    assert committed_rows(downstream["execution"]) == [{"n": n + 1} for n in range(300)]
 
 
 def test_a_retry_that_does_not_come_fails_the_successor(store_path: str, tmp_path: Path) -> None:
-    _, _, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
+    pipeline, plan, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
         store_path, tmp_path, count=2000, heartbeat_timeout=2.0
     )
     flaky_thread.join(30)
@@ -88,7 +93,7 @@ def test_a_retry_that_does_not_come_fails_the_successor(store_path: str, tmp_pat
     error = downstream["error"]
     assert isinstance(error, UpstreamFailedError) and error.step == "flaky"
     assert "failed (replica 0) and was not retried within 2 s" in str(error)
-    assert store.read_marker("after", "failed")["will_retry"] is False
+    assert _data(pipeline, plan, store, "after").read_marker("failed")["will_retry"] is False
 
 
 def test_an_upstream_failure_is_never_marked_will_retry(store_path: str) -> None:
@@ -106,8 +111,8 @@ def test_an_upstream_failure_is_never_marked_will_retry(store_path: str) -> None
     flaky_thread.join(30)
     after_thread.join(30)
     assert isinstance(downstream["error"], UpstreamFailedError)
-    assert store.read_marker("flaky", "failed")["will_retry"] is False
-    assert store.read_marker("after", "failed")["will_retry"] is False
+    assert flaky.data.read_marker("failed")["will_retry"] is False
+    assert after.data.read_marker("failed")["will_retry"] is False
 
 
 def test_an_attempt_marked_not_running_waits_instead_of_looking_dead(store_path: str, tmp_path: Path) -> None:
@@ -116,9 +121,10 @@ def test_an_attempt_marked_not_running_waits_instead_of_looking_dead(store_path:
     StepExecution(pipeline, plan, store, "gen").run()
     with pytest.raises(RuntimeError, match="simulated crash"):
         StepExecution(pipeline, plan, store, "flaky").run()
-    store.delete_marker("flaky", "failed")  # as if the process had been killed
-    killed = store.read_marker("flaky", "started")
-    store.write_marker("flaky", "started", {**killed, "heartbeat": time.time() - 1000})
+    flaky = _data(pipeline, plan, store, "flaky")
+    flaky.delete_marker("failed")  # as if the process had been killed
+    killed = flaky.read_marker("started")
+    flaky.write_marker("started", {**killed, "heartbeat": time.time() - 1000})
     after = StepExecution(pipeline, plan, store, "after")
     with pytest.raises(UpstreamFailedError, match="stopped heartbeating"):
         after.predecessors_started()
@@ -126,10 +132,11 @@ def test_an_attempt_marked_not_running_waits_instead_of_looking_dead(store_path:
     restarted = StepExecution(pipeline, plan, store, "flaky")
     restarted.mark_not_running()
     assert not after.predecessors_started()
-    marker = store.read_marker("flaky", "started")
-    assert (marker["heartbeat"], marker["attempt"], marker["fingerprint"]) == (None, 1, restarted.fingerprint)
+    marker = flaky.read_marker("started")
+    assert (marker["heartbeat"], marker["attempt"], marker["generation"]) == (None, 1, killed["generation"])
     restarted.run()
-    assert store.read_marker("flaky", "started")["attempt"] == 2
+    assert flaky.read_marker("started")["attempt"] == 2
+    assert restarted.generation == killed["generation"]  # resumed, not recomputed
     assert (tmp_path / "calls.log").read_text().split() == [str(n) for n in range(0, 200, 10)]
 
 
@@ -146,37 +153,38 @@ def test_slow_successor_of_a_failed_predecessor_stops_within_seconds(store_path:
     (broken_thread, broken), (slow_thread, downstream) = _start_streaming(breaks, slow)
     broken_thread.join(30)
     slow_thread.join(30)
-    assert store.part_sequences("breaks") == list(range(30))
+    assert breaks.data.part_sequences(breaks.generation) == list(range(30))
     assert isinstance(downstream["error"], UpstreamFailedError) and downstream["error"].step == "breaks"
     assert downstream["at"] - broken["at"] < 3
-    assert len(store.part_sequences("slow")) < 10
+    assert len(slow.data.part_sequences(slow.generation)) < 10
 
 
-class _CrashBeforeDeletingParts(BatchStore):
-    """A store whose process 'dies' (raises) when a stale step's parts are about to be removed."""
+class _CrashWhileDeletingParts(BatchStore):
+    """A store whose process 'dies' (raises) when a replaced generation's parts are about to be removed."""
 
-    def delete_parts(self, step: str, sequences: list[int]) -> None:
-        raise KeyboardInterrupt("simulated crash while deleting parts")
+    def remove(self, path: str) -> None:
+        if "/parts/" in path:
+            raise KeyboardInterrupt("simulated crash while deleting parts")
+        super().remove(path)
 
 
-def test_a_crash_while_replacing_stale_output_never_leaves_finished_without_parts(store_path: str) -> None:
+def test_a_crash_while_replacing_an_output_never_leaves_finished_without_parts(store_path: str) -> None:
     with Pipeline(name="stale") as pipeline:
         Numbers(name="gen", count=30, batch_size=10) >> AddOne(name="plus", input_batch_size=10)
     plan, store = pipeline.plan(), BatchStore(store_path, "stale", "run")
-    fingerprints = lineage_fingerprints(pipeline, plan)
     StepExecution(pipeline, plan, store, "gen").run()
     StepExecution(pipeline, plan, store, "plus").run()
 
-    changed = {**fingerprints, "plus": "changed-step"}
-    crashing = _CrashBeforeDeletingParts(store_path, "stale", "run")
+    crashing = _CrashWhileDeletingParts(store_path, "stale", "run")
+    recompute = StepExecution(pipeline, plan, crashing, "plus", incarnation="cleared")
     with pytest.raises(KeyboardInterrupt):
-        StepExecution(pipeline, plan, crashing, "plus", fingerprints=changed).run()
+        recompute.run()  # crashes after pointing `started` at a new generation, before its first part
+    assert recompute.data.read_marker("finished") is None
 
-    reverted = StepExecution(pipeline, plan, store, "plus")  # the user undid the change
-    assert not reverted.is_finished()
-    summary = reverted.run()
-    rows = [row for seq in range(summary.batches_out) for row in store.read_part("plus", seq)]
-    assert rows == [{"n": n + 1} for n in range(30)]
+    resumed = StepExecution(pipeline, plan, store, "plus")
+    assert not resumed.is_finished()
+    resumed.run()
+    assert committed_rows(resumed) == [{"n": n + 1} for n in range(30)]
 
 
 class _HeartbeatHiccup(BatchStore):
@@ -184,12 +192,12 @@ class _HeartbeatHiccup(BatchStore):
 
     started_writes = 0
 
-    def write_marker(self, step: str, kind: str, payload: dict, replica: int = 0) -> None:
-        if kind == "started":
+    def write_atomic(self, path: str, data: bytes) -> None:
+        if path.endswith("/markers/started-0.json"):
             type(self).started_writes += 1
             if type(self).started_writes == 2:
                 raise OSError("503 Slow Down")
-        super().write_marker(step, kind, payload, replica)
+        super().write_atomic(path, data)
 
 
 def test_one_failed_heartbeat_write_does_not_stop_the_heartbeat(store_path: str) -> None:
@@ -214,11 +222,11 @@ def test_one_failed_heartbeat_write_does_not_stop_the_heartbeat(store_path: str)
 
 
 def test_successors_wait_out_the_announced_retry_delay(store_path: str, tmp_path: Path) -> None:
-    _, _, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
+    pipeline, plan, store, flaky_thread, _, after_thread, downstream = _fail_once_while_streaming(
         store_path, tmp_path, count=2000, heartbeat_timeout=1.0, retry_delay=3.0
     )
     flaky_thread.join(30)
-    failed_at = store.read_marker("flaky", "failed")["at"]
+    failed_at = _data(pipeline, plan, store, "flaky").read_marker("failed")["at"]
     after_thread.join(30)
     waited = time.time() - failed_at
     assert 3.0 <= waited < 8.0, f"gave up {waited:.1f} s after the failure; the retry was due within 3 s"

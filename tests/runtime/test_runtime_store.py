@@ -13,25 +13,33 @@ from airflow_dististage.runtime.encoding import decode_rows, encode_rows
 from airflow_dististage.runtime.folders import safe_folder_name
 
 
+LINEAGE = "0123456789abcdef"
+GENERATION = "a1b2c3"
+
+
 def test_parts_round_trip_in_sequence_order(store_path: str) -> None:
-    store = BatchStore(store_path, "pipe", "run-1")
+    data = BatchStore(store_path, "pipe", "run-1").step("step_a", LINEAGE)
     for sequence in (10, 2, 0):
-        store.write_part("step_a", sequence, [{"n": sequence}])
-    assert store.part_sequences("step_a") == [0, 2, 10]
-    assert store.read_part("step_a", 2) == [{"n": 2}]
-    assert store.read_part("step_a", 3) is None
-    assert os.path.isdir(os.path.join(store_path, "pipe", "run-1", "step_a", "parts"))
+        data.write_part(GENERATION, sequence, [{"n": sequence}])
+    data.write_part("ffff", 5, [{"n": -1}])  # another generation's part is not this one's
+    assert data.part_sequences(GENERATION) == [0, 2, 10]
+    assert data.read_part(GENERATION, 2) == [{"n": 2}]
+    assert data.read_part(GENERATION, 3) is None
+    assert data.read_part(GENERATION, 5) is None
+    assert os.path.isdir(os.path.join(store_path, "pipe", "run-1", "step_a", LINEAGE, "parts"))
+    data.delete_generation(GENERATION)
+    assert data.part_sequences(GENERATION) == [] and data.part_sequences("ffff") == [5]
 
 
 def test_reader_never_sees_a_partial_part(store_path: str) -> None:
-    store = BatchStore(store_path, "pipe", "run")
+    data = BatchStore(store_path, "pipe", "run").step("writer", LINEAGE)
     rows = [{"text": "x" * 200, "n": n} for n in range(5000)]
     stop = threading.Event()
     seen: list[int] = []
 
     def read_continuously() -> None:
         while not stop.is_set():
-            part = store.read_part("writer", 0)
+            part = data.read_part(GENERATION, 0)
             if part is not None:
                 seen.append(len(part))
 
@@ -39,36 +47,42 @@ def test_reader_never_sees_a_partial_part(store_path: str) -> None:
     reader.start()
     try:
         for _ in range(20):
-            store.write_part("writer", 0, rows)
+            data.write_part(GENERATION, 0, rows)
     finally:
         stop.set()
         reader.join()
     assert seen and set(seen) == {5000}
-    leftovers = os.listdir(os.path.join(store.step_path("writer"), "parts"))
-    assert leftovers == ["000000000.arrow"]
+    leftovers = os.listdir(os.path.join(data.path, "parts"))
+    assert leftovers == [f"000000000.{GENERATION}.arrow"]
 
 
 def test_markers_are_published_read_and_withdrawn(store_path: str) -> None:
-    store = BatchStore(store_path, "pipe", "run")
-    assert store.read_marker("s", "started", 1) is None
-    store.write_marker("s", "started", {"attempt": 2, "heartbeat": 1.5}, replica=1)
-    assert store.read_marker("s", "started", 1) == {"attempt": 2, "heartbeat": 1.5}
-    store.delete_marker("s", "started", 1)
-    assert store.read_marker("s", "started", 1) is None
+    data = BatchStore(store_path, "pipe", "run").step("s", LINEAGE)
+    assert data.read_marker("started", 1) is None
+    data.write_marker("started", {"attempt": 2, "heartbeat": 1.5}, replica=1)
+    assert data.read_marker("started", 1) == {"attempt": 2, "heartbeat": 1.5}
+    data.delete_marker("started", 1)
+    assert data.read_marker("started", 1) is None
     with pytest.raises(ValueError, match="Unknown marker kind 'done'"):
-        store.write_marker("s", "done", {})
+        data.write_marker("done", {})
 
 
 @pytest.mark.parametrize("step", ["../escape", "a/b", "", ".", "x y", "..", "/abs"])
 def test_step_names_cannot_leave_the_run_folder(store_path: str, step: str) -> None:
     store = BatchStore(store_path, "pipe", "run")
     with pytest.raises(ValueError, match="Invalid step name"):
-        store.write_part(step, 0, [{"a": 1}])
+        store.step(step, LINEAGE)
+
+
+@pytest.mark.parametrize("lineage", ["../x", "ABC", "", "a/b"])
+def test_lineages_cannot_leave_the_step_folder(store_path: str, lineage: str) -> None:
+    with pytest.raises(ValueError, match="invalid lineage"):
+        BatchStore(store_path, "pipe", "run").step("s", lineage)
 
 
 def test_any_pipeline_name_maps_to_one_folder_inside_the_store(store_path: str) -> None:
     store = BatchStore(store_path, "../p", "run")
-    store.write_part("s", 0, [{"a": 1}])
+    store.step("s", LINEAGE).write_part(GENERATION, 0, [{"a": 1}])
     assert os.listdir(store_path) == [safe_folder_name("../p")]
     assert BatchStore(store_path, "Social AI Personas", "run").run_path.startswith(store.run_path.rsplit("/", 2)[0])
 
@@ -93,26 +107,24 @@ def test_folder_names_are_injective() -> None:
     assert all(re.fullmatch(r"[A-Za-z0-9_.~-]+", folder) and folder not in (".", "..") for folder in folders)
 
 
-
-
 def test_fsspec_memory_url_works() -> None:
     store = BatchStore("memory://dististage-test", "pipe", "manual__x:y")
-    store.clear_run()
-    store.write_part("s", 1, [{"a": "b"}])
-    store.write_marker("s", "finished", {"batches": 2})
-    assert store.part_sequences("s") == [1]
-    assert store.read_part("s", 1) == [{"a": "b"}]
-    assert store.read_marker("s", "finished") == {"batches": 2}
-    store.clear_run()
-    assert store.part_sequences("s") == []
+    data = store.step("s", LINEAGE)
+    data.write_part(GENERATION, 1, [{"a": "b"}])
+    data.write_marker("finished", {"batches": 2})
+    assert data.part_sequences(GENERATION) == [1]
+    assert data.read_part(GENERATION, 1) == [{"a": "b"}]
+    assert data.read_marker("finished") == {"batches": 2}
+    data.delete_generation(GENERATION)
+    assert data.part_sequences(GENERATION) == []
 
 
 def test_store_pickles_to_an_equal_store(store_path: str) -> None:
     import pickle
 
-    store = BatchStore(store_path, "pipe", "run", {"auto_mkdir": True})
+    store = BatchStore(store_path, "pipe", "run", {"auto_mkdir": True}, allow_pickle=True)
     copy = pickle.loads(pickle.dumps(store))
-    assert (copy.run_path, copy.storage_options) == (store.run_path, store.storage_options)
+    assert (copy.run_path, copy.storage_options, copy.allow_pickle) == (store.run_path, store.storage_options, True)
 
 
 @pytest.mark.parametrize(
