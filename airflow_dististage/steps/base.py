@@ -27,7 +27,7 @@ StepInput = Annotated[List[Dict[str, Any]], "StepInput"]
 
 STEP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_ROW_ORIGIN = "__dististage_row_origin__"
+ROW_ORIGIN_KEY = "__dististage_row_origin__"
 """Key carrying an input row's token in the rows ``process`` receives, so copies of a row keep it."""
 
 logger = logging.getLogger("airflow_dististage.steps")
@@ -223,7 +223,7 @@ class _Step(Declarative):
         """
         views = [self.rename_inputs(batch) for batch in batches]
         hidden = self._tag_hidden_columns(batches, views)
-        view_tokens = {id(view): view[_ROW_ORIGIN] for batch in views for view in batch} if hidden else {}
+        view_tokens = {id(view): view[ROW_ORIGIN_KEY] for batch in views for view in batch} if hidden else {}
         for rows in self.process(*views):
             is_rows = isinstance(rows, list) and all(isinstance(row, dict) for row in rows)
             if not is_rows:
@@ -251,7 +251,7 @@ class _Step(Declarative):
             return batch
         renames = {name: col for name, col in self.input_mappings.items()}
         renames.update(self.output_mappings)
-        return [{renames.get(k, k): v for k, v in row.items() if k != _ROW_ORIGIN} for row in batch]
+        return [{renames.get(k, k): v for k, v in row.items() if k != ROW_ORIGIN_KEY} for row in batch]
 
     def _tag_hidden_columns(
         self, batches: tuple[list[dict[str, Any]], ...], views: list[list[dict[str, Any]]]
@@ -271,7 +271,7 @@ class _Step(Declarative):
         for batch_index, (batch_views, batch_hidden) in enumerate(zip(views, hidden)):
             for row_index, (view, columns) in enumerate(zip(batch_views, batch_hidden)):
                 token = f"{nonce}:{batch_index}:{row_index}"
-                view[_ROW_ORIGIN] = token
+                view[ROW_ORIGIN_KEY] = token
                 tokens[token] = columns
         return tokens
 
@@ -279,7 +279,7 @@ class _Step(Declarative):
         self, rows: list[dict[str, Any]], hidden: dict[str, dict[str, Any]], view_tokens: dict[int, str]
     ) -> list[dict[str, Any]]:
         """``rows`` renamed back, each with the hidden columns of the input row it is (or was copied from)."""
-        origins = [hidden.get(view_tokens.get(id(row)) or row.get(_ROW_ORIGIN, "")) for row in rows]
+        origins = [hidden.get(view_tokens.get(id(row)) or row.get(ROW_ORIGIN_KEY, "")) for row in rows]
         renamed = self.rename_outputs(rows)
         unknown = 0
         for row, columns in zip(renamed, origins):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from airflow_dististage.steps.base import _ROW_ORIGIN
+from airflow_dististage.steps.base import ROW_ORIGIN_KEY
 
 
 class MissingColumnError(KeyError):
@@ -20,7 +20,7 @@ def column_value(step_name: str | None, row: Mapping[str, Any], column: str) -> 
     try:
         return row[column]
     except KeyError:
-        present = sorted(key for key in row if key != _ROW_ORIGIN)
+        present = sorted(key for key in row if key != ROW_ORIGIN_KEY)
         raise MissingColumnError(
             f"Step {step_name!r}: a row lacks column {column!r}; it has {present}."
         ) from None

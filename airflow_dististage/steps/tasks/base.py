@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from typing import Any, Dict, List, Optional
 
+from airflow_dististage.constants import DISTILABEL_METADATA_KEY
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 from airflow_dististage.steps.base import Step, StepInput
@@ -19,7 +20,6 @@ from airflow_dististage.typing import StepOutput
 
 logger = logging.getLogger(__name__)
 
-METADATA_COLUMN = "distilabel_metadata"
 
 
 class Task(Step):
@@ -137,8 +137,8 @@ class Task(Step):
         metadata[f"statistics_{self.name}"] = {key: _nth(values, index) for key, values in statistics.items()}
         if error:
             metadata[f"error_{self.name}"] = error
-        previous = row.get(METADATA_COLUMN)
-        result[METADATA_COLUMN] = {**previous, **metadata} if isinstance(previous, dict) else metadata
+        previous = row.get(DISTILABEL_METADATA_KEY)
+        result[DISTILABEL_METADATA_KEY] = {**previous, **metadata} if isinstance(previous, dict) else metadata
         return result
 
 
