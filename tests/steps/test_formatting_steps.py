@@ -108,21 +108,24 @@ def _text_dpo_row(**extra) -> dict:
     return {"instruction": "What's 2+2?", "generations": ["4", "5", "6"], "ratings": [1, 0, -1], **extra}
 
 
+def _two_plus_two_pair(row: dict) -> dict:
+    """``row`` with the DPO columns distilabel gives the "What's 2+2?" example (ratings 1, 0, -1)."""
+    return {
+        **row,
+        "prompt": "What's 2+2?",
+        "prompt_id": TWO_PLUS_TWO_ID,
+        "chosen": [USER, {"role": "assistant", "content": "4"}],
+        "chosen_rating": 1,
+        "chosen_model": "A",
+        "rejected": [USER, {"role": "assistant", "content": "6"}],
+        "rejected_rating": -1,
+        "rejected_model": "C",
+    }
+
+
 def test_text_generation_dpo_matches_distilabels_example() -> None:
     (rows,) = FormatTextGenerationDPO().process([_text_dpo_row(generation_models=["A", "B", "C"])])
-    assert rows == [
-        {
-            **_text_dpo_row(generation_models=["A", "B", "C"]),
-            "prompt": "What's 2+2?",
-            "prompt_id": TWO_PLUS_TWO_ID,
-            "chosen": [USER, {"role": "assistant", "content": "4"}],
-            "chosen_rating": 1,
-            "chosen_model": "A",
-            "rejected": [USER, {"role": "assistant", "content": "6"}],
-            "rejected_rating": -1,
-            "rejected_model": "C",
-        }
-    ]
+    assert rows == [_two_plus_two_pair(_text_dpo_row(generation_models=["A", "B", "C"]))]
 
 
 def test_text_generation_dpo_with_a_system_prompt_and_no_models() -> None:
@@ -138,19 +141,7 @@ def test_chat_generation_dpo() -> None:
     row = {"messages": [USER], "generations": ["4", "5", "6"], "generation_models": ["A", "B", "C"]}
     row["ratings"] = [1, 0, -1]
     (rows,) = FormatChatGenerationDPO().process([dict(row)])
-    assert rows == [
-        {
-            **row,
-            "prompt": "What's 2+2?",
-            "prompt_id": TWO_PLUS_TWO_ID,
-            "chosen": [USER, {"role": "assistant", "content": "4"}],
-            "chosen_rating": 1,
-            "chosen_model": "A",
-            "rejected": [USER, {"role": "assistant", "content": "6"}],
-            "rejected_rating": -1,
-            "rejected_model": "C",
-        }
-    ]
+    assert rows == [_two_plus_two_pair(row)]
 
 
 @pytest.mark.parametrize(

@@ -6,20 +6,19 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
-from airflow_dististage.steps.base import Step, StepInput
 from airflow_dististage.steps.column_checks import column_value, list_value, same_lengths
 from airflow_dististage.steps.formatting.prompts import (
+    FormattingStep,
     assistant,
     conversation_prompt,
     instruction_prompt,
-    prompt_id,
 )
-from airflow_dististage.typing import ChatType, StepColumns, StepOutput
+from airflow_dististage.typing import ChatType, StepColumns
 
 logger = logging.getLogger(__name__)
 
 
-class _FormatDPO(Step):
+class _FormatDPO(FormattingStep):
     """Adds ``prompt``, ``prompt_id`` and the pair: ``chosen`` is the conversation answered by the
     generation rated highest, ``rejected`` by the one rated lowest, the first of them on a tie (all
     ratings equal: both are the first generation), as distilabel picks them.
@@ -43,19 +42,7 @@ class _FormatDPO(Step):
             "rejected_rating",
         ]
 
-    def _prompt(self, row: Dict[str, Any]) -> Tuple[str, ChatType]:
-        raise NotImplementedError
-
-    def process(self, *inputs: StepInput) -> StepOutput:
-        """Yields each predecessor's batch with the DPO columns in each row."""
-        for batch in inputs:
-            for row in batch:
-                prompt, conversation = self._prompt(row)
-                pair = self._pair(row, conversation)
-                row.update(prompt=prompt, prompt_id=prompt_id(prompt), **pair)
-            yield batch
-
-    def _pair(self, row: Dict[str, Any], conversation: ChatType) -> Dict[str, Any]:
+    def _formatted(self, row: Dict[str, Any], conversation: ChatType) -> Dict[str, Any]:
         """The ``chosen*``/``rejected*`` columns of ``row`` (``*_model`` only if it has ``generation_models``)."""
         generations = list_value(self.name, "generations", column_value(self.name, row, "generations"))
         ratings = column_value(self.name, row, "ratings")

@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from airflow_dististage.steps.base import Step, StepInput
 from airflow_dististage.steps.column_checks import column_value, list_value
-from airflow_dististage.typing import ChatType
+from airflow_dististage.typing import ChatType, StepOutput
+
+
+class FormattingStep(Step):
+    """A step that gives each row its ``prompt``, the ``prompt_id`` of it, and the columns
+    :meth:`_formatted` builds from the row's conversation so far (see :meth:`_prompt`)."""
+
+    def _prompt(self, row: Dict[str, Any]) -> Tuple[str, ChatType]:
+        """The row's prompt and the conversation that asks it."""
+        raise NotImplementedError
+
+    def _formatted(self, row: Dict[str, Any], conversation: ChatType) -> Dict[str, Any]:
+        """The columns this format adds besides ``prompt`` and ``prompt_id``."""
+        raise NotImplementedError
+
+    def process(self, *inputs: StepInput) -> StepOutput:
+        """Yields each predecessor's batch with the formatted columns in each row."""
+        for batch in inputs:
+            for row in batch:
+                prompt, conversation = self._prompt(row)
+                row.update(prompt=prompt, prompt_id=prompt_id(prompt), **self._formatted(row, conversation))
+            yield batch
 
 
 def prompt_id(prompt: str) -> str:

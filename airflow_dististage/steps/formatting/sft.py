@@ -5,37 +5,25 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from airflow_dististage.steps.base import Step, StepInput
 from airflow_dististage.steps.column_checks import column_value
 from airflow_dististage.steps.formatting.prompts import (
+    FormattingStep,
     assistant,
     conversation_prompt,
     instruction_prompt,
-    prompt_id,
 )
-from airflow_dististage.typing import ChatType, StepColumns, StepOutput
+from airflow_dististage.typing import ChatType, StepColumns
 
 
-class _FormatSFT(Step):
+class _FormatSFT(FormattingStep):
     """Adds ``prompt``, its ``prompt_id`` and ``messages``: the conversation so far, then the ``generation``."""
 
     @property
     def outputs(self) -> StepColumns:
         return ["prompt", "prompt_id", "messages"]
 
-    def _prompt(self, row: Dict[str, Any]) -> Tuple[str, ChatType]:
-        raise NotImplementedError
-
-    def process(self, *inputs: StepInput) -> StepOutput:
-        """Yields each predecessor's batch with the SFT columns in each row."""
-        for batch in inputs:
-            for row in batch:
-                prompt, conversation = self._prompt(row)
-                generation = column_value(self.name, row, "generation")
-                row["prompt"] = prompt
-                row["prompt_id"] = prompt_id(prompt)
-                row["messages"] = [*conversation, assistant(generation)]
-            yield batch
+    def _formatted(self, row: Dict[str, Any], conversation: ChatType) -> Dict[str, Any]:
+        return {"messages": [*conversation, assistant(column_value(self.name, row, "generation"))]}
 
 
 class FormatTextGenerationSFT(_FormatSFT):
