@@ -13,6 +13,7 @@ from airflow_dististage.steps.formatting.conversation import ConversationTemplat
 from airflow_dististage.steps.formatting.dpo import FormatChatGenerationDPO, FormatTextGenerationDPO
 from airflow_dististage.steps.formatting.sft import FormatChatGenerationSFT, FormatTextGenerationSFT
 from airflow_dististage.steps.generators.data import LoadDataFromDicts
+from airflow_dististage.steps.generators.huggingface import LoadDataFromDisk, LoadDataFromFileSystem, LoadDataFromHub
 from airflow_dististage.steps.resources import StepResources
 from airflow_dististage.typing import GeneratorStepOutput, StepOutput
 
@@ -31,6 +32,9 @@ __all__ = [
     "GroupColumns",
     "KeepColumns",
     "LoadDataFromDicts",
+    "LoadDataFromDisk",
+    "LoadDataFromFileSystem",
+    "LoadDataFromHub",
     "MergeColumns",
     "Step",
     "StepInput",
