@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Union
 
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 from airflow_dististage.steps.base import GeneratorStep
@@ -51,6 +51,7 @@ def dataset_batches(
         yield current, False
         current = following
     yield current, True
+
 
 class _DatasetLoader(GeneratorStep):
     """Shared by the loaders: ``num_examples``, ``storage_options``, the loaded dataset and its batches."""
