@@ -2,8 +2,9 @@
 
 The LLM is loaded once per step run (``load()``) and shared by every batch; ``process`` makes one
 ``generate`` call per batch. Each output row carries ``model_name`` and ``distilabel_metadata``
-with ``raw_input_<step>``, ``raw_output_<step>``, ``statistics_<step>`` (and ``error_<step>``
-when the LLM could not answer that row), as distilabel writes them.
+with ``raw_input_<step>``, ``raw_output_<step>``, ``statistics_<step>`` (when the LLM reports token
+counts) and ``error_<step>`` (when the LLM could not answer that row), as distilabel writes them; any
+other per-generation key of the LLM's output (e.g. ``logprobs``) becomes an ``llm_<step>_<key>`` column.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from airflow_dististage.typing import StepOutput
 
 logger = logging.getLogger(__name__)
 
+# What ``LLM.generate`` returns besides these (e.g. ``logprobs``) becomes an ``llm_<step>_<key>`` column.
+_NOT_EXTRA_KEYS = ("generations", "statistics", "error")
 
 
 class Task(Step):
@@ -134,11 +137,15 @@ class Task(Step):
         if self.add_raw_input:
             metadata[f"raw_input_{self.name}"] = chat
         statistics = output.get("statistics") or {}
-        metadata[f"statistics_{self.name}"] = {key: _nth(values, index) for key, values in statistics.items()}
+        if statistics:
+            metadata[f"statistics_{self.name}"] = {key: _nth(values, index) for key, values in statistics.items()}
         if error:
             metadata[f"error_{self.name}"] = error
         previous = row.get(DISTILABEL_METADATA_KEY)
         result[DISTILABEL_METADATA_KEY] = {**previous, **metadata} if isinstance(previous, dict) else metadata
+        for key, values in output.items():
+            if key not in _NOT_EXTRA_KEYS:
+                result[f"llm_{self.name}_{key}"] = _nth(values, index) if isinstance(values, list) else values
         return result
 
 
