@@ -28,16 +28,19 @@ class CannedLLM(LLM):
     def model_name(self) -> str:
         return self.model
 
-    def generate(self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any) -> List[GenerateOutput]:
+    def generate(
+        self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any
+    ) -> List[GenerateOutput]:
         outputs: List[GenerateOutput] = []
         for chat in inputs:
             last = chat[-1]["content"]
             key = next((key for key in self.replies if key in last), None)
             if key is None:
+                unknown = [None] * num_generations
                 outputs.append(
                     {
-                        "generations": [None] * num_generations,
-                        "statistics": {"input_tokens": [None] * num_generations, "output_tokens": [None] * num_generations},
+                        "generations": unknown,
+                        "statistics": {"input_tokens": unknown, "output_tokens": unknown},
                         "error": "no canned reply",
                     }
                 )
@@ -52,6 +55,7 @@ class CannedLLM(LLM):
                 },
             }
             if self.logprobs:
-                output["logprobs"] = [[-float(index)] for index in range(num_generations)]  # type: ignore[typeddict-unknown-key]
+                logprobs = [[-float(index)] for index in range(num_generations)]
+                output["logprobs"] = logprobs  # type: ignore[typeddict-unknown-key]
             outputs.append(output)
         return outputs

@@ -112,7 +112,8 @@ def test_a_custom_task_writes_distilabels_columns_and_metadata() -> None:
 
 def test_num_generations_flat_and_grouped() -> None:
     llm = CannedLLM(replies={"hi": ["a", "b c"]})
-    flat = _process(_build(Answer, name="flat", llm=llm, num_generations=2, add_raw_input=False), [{"instruction": "hi"}])
+    flat = _build(Answer, name="flat", llm=llm, num_generations=2, add_raw_input=False)
+    flat = _process(flat, [{"instruction": "hi"}])
     assert [(row["answer"], row["distilabel_metadata"]) for row in flat] == [
         ("A", {"raw_output_flat": "a", "statistics_flat": {"input_tokens": 1, "output_tokens": 1}}),
         ("B C", {"raw_output_flat": "b c", "statistics_flat": {"input_tokens": 1, "output_tokens": 2}}),
@@ -182,7 +183,10 @@ def test_the_task_decorator_builds_a_task_from_the_docstring() -> None:
     step = _build(Summarise, llm=CannedLLM(replies={"Summarise: sea": "blue"}), add_raw_output=False)
     assert issubclass(Summarise, Task) and step.name == "summarise_0"
     assert (step.inputs, step.outputs) == (["text", "style"], ["summary"])
-    chat = [{"role": "system", "content": "You summarise texts briefly."}, {"role": "user", "content": "Summarise: sea"}]
+    chat = [
+        {"role": "system", "content": "You summarise texts briefly."},
+        {"role": "user", "content": "Summarise: sea"},
+    ]
     assert step.format_input({"text": "sea", "style": "briefly"}) == chat
     assert _process(step, [{"text": "sea", "style": "briefly"}]) == [
         {"text": "sea", "style": "briefly", "summary": "blue", "length": 3, "model_name": "canned",
@@ -213,7 +217,10 @@ def test_the_task_decorator_rejects_bad_docstrings(doc: Optional[str], message: 
 
 # -- UltraFeedback -------------------------------------------------------------------------------------------
 TWO = {"instruction": "What's 2+2?", "generations": ["4", "a car"]}
-RATED = "#### Output for Text 1\nRating: 5\nRationale: Correct.\n\n#### Output for Text 2\nRating: 1 (Poor)\nRationale: Off."
+RATED = (
+    "#### Output for Text 1\nRating: 5\nRationale: Correct.\n\n"
+    "#### Output for Text 2\nRating: 1 (Poor)\nRationale: Off."
+)
 TYPED = (
     "#### Output for Text 1\nType: 1, 2\nRationale: Clear.\nRating: 4\nRationale: Good.\n\n"
     "#### Output for Text 2\nType: None\nRationale: Nothing.\nRating: N/A\nRationale: Unrelated."
@@ -258,9 +265,11 @@ def test_ultrafeedback_parsing_edge_cases() -> None:
     assert judge.format_output("I cannot rate these.", TWO) == {"ratings": [None], "rationales": [None]}
     partial = "Rating: 3\nRationale: Fine.\n\nno idea"
     assert judge.format_output(partial, TWO) == {"ratings": [3, None], "rationales": ["Fine.", None]}
-    assert judge.format_output("Rating: N/A\nRationale: Creative.", TWO) == {"ratings": [None], "rationales": ["Creative."]}
+    not_applicable = judge.format_output("Rating: N/A\nRationale: Creative.", TWO)
+    assert not_applicable == {"ratings": [None], "rationales": ["Creative."]}
     assert _judge("truthfulness").format_output(None, TWO) == {
-        "types": [None, None], "rationales": [None, None], "ratings": [None, None], "rationales-for-ratings": [None, None]
+        "types": [None, None], "rationales": [None, None], "ratings": [None, None],
+        "rationales-for-ratings": [None, None],
     }
     with pytest.raises(ValueError, match="aspect must be one of"):
         _judge("style")
@@ -282,8 +291,9 @@ def test_ultrafeedback_rows_for_good_malformed_and_unscorable_judgements() -> No
 
 # -- SelfInstruct --------------------------------------------------------------------------------------------
 def test_self_instruct_prompt_and_instructions() -> None:
+    llm = CannedLLM(replies={"fractions": "Add 1/2 and 1/3.\n\n What is 3/4 of 8?\n"})
     step = _build(SelfInstruct, num_instructions=2, application_description="A maths tutor",
-                  criteria_for_query_generation="Be short.", llm=CannedLLM(replies={"fractions": "Add 1/2 and 1/3.\n\n What is 3/4 of 8?\n"}))
+                  criteria_for_query_generation="Be short.", llm=llm)
     assert step.outputs == ["instructions", "model_name"] and step.inputs == ["input"]
     assert step.format_input({"input": "fractions"}) == [{"role": "user", "content": (
         "# Task Description\nDevelop 2 user queries that can be received by the given AI application and applicable"
@@ -337,7 +347,8 @@ def test_evol_instruct_picks_mutations_with_its_seed() -> None:
         step = _build(EvolInstruct, llm=llm, num_evolutions=1, seed=seed)
         return [row["evolved_instruction"] for row in _process(step, [dict(row) for row in rows])]
 
-    assert picks(42) == picks(42) == ["specific", "depth", "specific", "multiple-step", "Prompt Creator", "multiple-step"]
+    pinned = ["specific", "depth", "specific", "multiple-step", "Prompt Creator", "multiple-step"]
+    assert picks(42) == picks(42) == pinned
     assert picks(7) != picks(42)
     prompt = MUTATION_TEMPLATES["BREADTH"].replace("<PROMPT>", "task 0")
     assert prompt.endswith("#Given Prompt#:\ntask 0\n#Created Prompt#:\n\n")

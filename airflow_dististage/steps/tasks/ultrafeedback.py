@@ -71,9 +71,10 @@ class UltraFeedback(Task):
     def format_input(self, input: Dict[str, Any]) -> ChatType:  # noqa: A002 - distilabel's name
         """The aspect's system prompt and annotation request for the row's generations."""
         generations = input["generations"]
+        user_message = self._template.render(instruction=input["instruction"], generations=generations)
         return [
             {"role": "system", "content": _SYSTEM_PROMPT.format(no_texts=len(generations))},
-            {"role": "user", "content": self._template.render(instruction=input["instruction"], generations=generations)},
+            {"role": "user", "content": user_message},
         ]
 
     def format_output(

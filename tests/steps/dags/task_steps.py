@@ -15,7 +15,8 @@ ROWS = [
 JUDGE = CannedLLM(
     model="judge",
     replies={
-        "2+2": "#### Output for Text 1\nRating: 5\nRationale: Correct.\n\n#### Output for Text 2\nRating: 1\nRationale: Off.",
+        "2+2": "#### Output for Text 1\nRating: 5\nRationale: Correct.\n\n"
+        "#### Output for Text 2\nRating: 1\nRationale: Off.",
         "France": "I cannot rate these.",
     },
 )
@@ -38,8 +39,11 @@ with Pipeline(name="task-steps") as pipeline:
         UltraFeedback(name="judge", llm=JUDGE, add_raw_input=False),
         NameTopic(name="topic", llm=CannedLLM(replies={"arithmetic": "maths", "geography": "places"})),
         SelfInstruct(
-            name="queries", llm=CannedLLM(replies={"arithmetic": "Add 1 and 2.\n\nWhat is 3*3?", "geography": "Name a river."}),
-            num_instructions=2, add_raw_input=False, add_raw_output=False,
+            name="queries",
+            llm=CannedLLM(replies={"arithmetic": "Add 1 and 2.\n\nWhat is 3*3?", "geography": "Name a river."}),
+            num_instructions=2,
+            add_raw_input=False,
+            add_raw_output=False,
         ),
     ]
 

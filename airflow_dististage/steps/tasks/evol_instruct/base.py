@@ -115,7 +115,8 @@ class EvolInstruct(Task):
         answers: List[Optional[List[Optional[str]]]] = [None] * len(chains)
         if self.generate_answers:
             flat = [instruction for chain in chains for instruction in chain]
-            texts = iter(self._generate(flat, metadata, f"statistics_answer_{self.name}", per_row=[len(c) for c in chains]))
+            per_row = [len(chain) for chain in chains]
+            texts = iter(self._generate(flat, metadata, f"statistics_answer_{self.name}", per_row=per_row))
             answers = [[next(texts) for _ in chain] for chain in chains]
         rows = []
         for row, chain, answer, extra in zip(inputs, chains, answers, metadata):
@@ -137,10 +138,9 @@ class EvolInstruct(Task):
         """
         owners = [i for i, count in enumerate(per_row or [1] * len(prompts)) for _ in range(count)]
         sent = [index for index, prompt in enumerate(prompts) if prompt is not None]
+        chats = [self.format_input(prompts[index]) for index in sent]
         outputs: List[GenerateOutput] = (
-            self.llm.generate([self.format_input(prompts[i]) for i in sent], num_generations=1, **self.llm.generation_kwargs)
-            if sent
-            else []
+            self.llm.generate(chats, num_generations=1, **self.llm.generation_kwargs) if chats else []
         )
         if len(outputs) != len(sent):
             raise RuntimeError(
