@@ -7,12 +7,14 @@ time, never at parse time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -69,7 +71,6 @@ class CompiledPipeline:
         from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowTaskTerminated
 
         from airflow_dististage.runtime import StepExecution, UpstreamFailedError
-        from airflow_dististage.runtime.gpus import claim_gpus
 
         context = get_current_context()
         ti = context["ti"]
@@ -89,10 +90,7 @@ class CompiledPipeline:
             if not execution.predecessors_started() or predecessor_awaiting_retry(execution):
                 execution.mark_not_running()
                 self._reschedule(step_name, context)
-            gpus = self.plan.steps[step_name].gpus_per_replica
-            with claim_gpus(gpus, timeout=self.options.gpu_claim_timeout_seconds) as devices:
-                if gpus:
-                    log.info("Step %s replica %d holds GPU(s) %s.", step_name, replica, devices)
+            with self._gpus_of(execution):
                 summary = execution.run()
             self._recompute_stale_successors(execution, context)
         except AirflowRescheduleException:
@@ -125,7 +123,6 @@ class CompiledPipeline:
         states afresh; a successor whose task Airflow will run again (cleared too) is left to its task.
         """
         from airflow_dististage.runtime import StepExecution
-        from airflow_dististage.runtime.gpus import claim_gpus
 
         if not self._elected_to_recompute(execution):
             return
@@ -149,16 +146,26 @@ class CompiledPipeline:
                 if left_to_airflow or successor.is_finished():
                     continue
                 log.info("Recomputing step %s replica %d: its input %s was recomputed.", name, replica, sorted(downstream))
-                with claim_gpus(self.plan.steps[name].gpus_per_replica, timeout=self.options.gpu_claim_timeout_seconds):
+                with self._gpus_of(successor):
                     successor.run()
+
+    @contextlib.contextmanager
+    def _gpus_of(self, execution: StepExecution) -> Iterator[None]:
+        """Holds the GPUs one replica of a step needs on this host (``CUDA_VISIBLE_DEVICES`` set)."""
+        from airflow_dististage.runtime.gpus import claim_gpus
+
+        gpus = execution.step_plan.gpus_per_replica
+        with claim_gpus(gpus, timeout=self.options.gpu_claim_timeout_seconds) as devices:
+            if gpus:
+                log.info("Step %s replica %d holds GPU(s) %s.", execution.step_name, execution.replica, devices)
+            yield
 
     @staticmethod
     def _elected_to_recompute(execution: StepExecution) -> bool:
         """Whether this replica is the one that recomputes stale successors: every replica of the step
         has finished, and this one finished last (ties: the highest replica). Every replica that
         sees all finished picks the same one, so no successor is recomputed twice."""
-        data = execution.data_of(execution.step_name)
-        markers = [data.read_marker("finished", replica) for replica in range(execution.step_plan.replicas)]
+        markers = [execution.data.read_marker("finished", replica) for replica in range(execution.step_plan.replicas)]
         if any(marker is None for marker in markers):
             return False  # a sibling replica still runs: the last one to finish does this
         last = max(range(len(markers)), key=lambda replica: (markers[replica].get("at", 0.0), replica))

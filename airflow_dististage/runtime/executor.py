@@ -194,9 +194,7 @@ class StepExecution:
     def is_finished(self) -> bool:
         """Whether this replica's output is complete and current: finished for this incarnation, from
         the inputs its predecessors hold now."""
-        return self._reusable(self.data.read_marker("finished", self.replica))
-
-    def _reusable(self, finished: dict[str, Any] | None) -> bool:
+        finished = self.data.read_marker("finished", self.replica)
         if finished is None or not self._incarnation_matches(finished):
             return False
         try:
@@ -240,10 +238,12 @@ class StepExecution:
             UpstreamFailedError: a predecessor failed or stopped heartbeating.
             RuntimeError: a predecessor has not started (wait for :meth:`predecessors_started`).
         """
+        states = {predecessor: self.state_of(predecessor) for predecessor in self.step_plan.predecessors}
+        inputs = {predecessor: list(state.generations) for predecessor, state in states.items()}
         finished = self.data.read_marker("finished", self.replica)
-        if self._reusable(finished):
+        if finished is not None and self._incarnation_matches(finished) and finished.get("inputs", {}) == inputs:
             return StepSummary(**{key: finished[key] for key in StepSummary.__dataclass_fields__})
-        if not self.predecessors_started():
+        if not all(state.started for state in states.values()):
             raise RuntimeError(
                 f"Step {self.step_name!r} cannot run yet: not every predecessor of it has started."
                 " Wait until predecessors_started() is True."
@@ -251,7 +251,6 @@ class StepExecution:
         progress = StepProgress(self.step_name, self.replica)
         heartbeat = _Heartbeat(self, progress)
         try:
-            inputs = self.input_generations()
             committed = self._begin_attempt(progress, inputs)
             heartbeat.start()
             self.step.load()

@@ -100,45 +100,49 @@ def read_step_state(
     return StepState(started=started, parts=parts if all_finished else None, generations=tuple(generations))
 
 
-def _check_task_alive(
-    step: str, replica: int, probe: TaskStateProbe | None, situation: str, *, without_probe_alive: bool = True
-) -> None:
-    """Raises when Airflow will not run ``step``'s task again (or, unprobed, unless ``without_probe_alive``)."""
+_UNKNOWN = object()
+"""What :func:`_airflow_state` gives without a probe, or when the probe cannot read the state."""
+
+
+def _airflow_state(probe: TaskStateProbe | None, step: str, replica: int) -> object:
     if probe is None:
-        if not without_probe_alive:
-            raise UpstreamFailedError(step, f"{situation}.")
-        return
+        return _UNKNOWN
     try:
-        state = probe(step, replica)
+        return probe(step, replica)
     except LookupError:
-        if not without_probe_alive:
-            raise UpstreamFailedError(step, f"{situation}.") from None
-        return
+        return _UNKNOWN
+
+
+def _raise_if_ended(step: str, replica: int, state: object, situation: str) -> None:
     if state in ENDED_TASK_STATES:
         raise UpstreamFailedError(
             step, f"{situation}, and its Airflow task (replica {replica}) is {state!r}: it will not run again."
         )
 
 
+def _check_task_alive(
+    step: str, replica: int, probe: TaskStateProbe | None, situation: str, *, without_probe_alive: bool = True
+) -> None:
+    """Raises when Airflow will not run ``step``'s task again (or, its state unknown, unless ``without_probe_alive``)."""
+    state = _airflow_state(probe, step, replica)
+    if state is _UNKNOWN:
+        if not without_probe_alive:
+            raise UpstreamFailedError(step, f"{situation}.")
+        return
+    _raise_if_ended(step, replica, state, situation)
+
+
 def _check_retry_due(
     step: str, replica: int, failed: dict[str, Any], heartbeat_timeout: float, probe: TaskStateProbe | None
 ) -> None:
-    """Raises unless ``failed`` announced a retry that may still start."""
+    """Raises unless ``failed`` announced a retry that may still start: Airflow's task state decides
+    when it can be read, else the announced retry time plus ``heartbeat_timeout``."""
     if not failed.get("will_retry"):
         raise UpstreamFailedError(step, f"failed (replica {replica}): {failed.get('error')}")
-    if probe is not None:
-        try:
-            state = probe(step, replica)
-        except LookupError:
-            state = None  # unknown: the retry deadline below decides
-        else:
-            if state in ENDED_TASK_STATES:
-                raise UpstreamFailedError(
-                    step,
-                    f"failed (replica {replica}), and its Airflow task is {state!r}: it will not run again."
-                    f" Its error: {failed.get('error')}",
-                )
-            return
+    state = _airflow_state(probe, step, replica)
+    if state is not _UNKNOWN:
+        _raise_if_ended(step, replica, state, f"failed (replica {replica}): {failed.get('error')}")
+        return
     now = time.time()
     overdue = now - failed.get("retry_by", failed["at"])
     if overdue > heartbeat_timeout:
