@@ -11,6 +11,8 @@ from typing import Any
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 REQUEST_TIMEOUT_S = 30.0
+DATABASE_BUSY_ATTEMPTS = 5
+DATABASE_BUSY_PAUSE_S = 2.0
 
 
 class AirflowApiError(RuntimeError):
@@ -30,7 +32,22 @@ class AirflowApi:
         self.token = token
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        """Sends ``body`` as JSON and returns the decoded answer; HTTP errors raise :class:`AirflowApiError`."""
+        """Sends ``body`` as JSON and returns the decoded answer; HTTP errors raise :class:`AirflowApiError`.
+
+        An answer of HTTP 500 "Database error" (SQLite locked by the scheduler; the API rolled the
+        transaction back, so nothing was done) is tried again a few times before it raises.
+        """
+        for attempt in range(DATABASE_BUSY_ATTEMPTS):
+            try:
+                return self._request_once(method, path, body)
+            except AirflowApiError as error:
+                database_busy = error.status == 500 and "Database error" in str(error.detail)
+                if not database_busy or attempt == DATABASE_BUSY_ATTEMPTS - 1:
+                    raise
+                time.sleep(DATABASE_BUSY_PAUSE_S)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, method: str, path: str, body: Any) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         request.add_header("Accept", "application/json")
