@@ -7,7 +7,7 @@ from pathlib import Path
 from airflow_dististage.compiler import distiset_asset
 from airflow_dististage.distiset import Distiset
 from airflow_dististage.runtime.folders import safe_folder_name
-from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - the shared fixture
+from tests.dag_runs import finished_run
 
 
 def _only_run_folder(env: dict[str, str], key: str, dag_id: str) -> Path:
@@ -15,9 +15,9 @@ def _only_run_folder(env: dict[str, str], key: str, dag_id: str) -> Path:
     return run_folder
 
 
-def test_a_dotted_accented_dag_id_and_a_spaced_pipeline_name_run_to_one_folder(airflow_env):  # noqa: F811
+def test_a_dotted_accented_dag_id_and_a_spaced_pipeline_name_run_to_one_folder(airflow_env, dag_runs):
     dag_id = "team.synth_données"
-    run = _dag_test(airflow_env, "unusual_names.py", dag_id, {})
+    run = finished_run(dag_runs, dag_id)
     assert run["mapped"] == {"greet": 2}
 
     output = Path(airflow_env["AIRFLOW__DISTISTAGE__OUTPUT"])
@@ -30,8 +30,8 @@ def test_a_dotted_accented_dag_id_and_a_spaced_pipeline_name_run_to_one_folder(a
     assert sorted(step.name for step in store_run.iterdir() if step.is_dir()) == ["greet", "load_data_from_dicts_0"]
 
 
-def test_a_loader_without_rows_runs_to_an_empty_distiset(airflow_env):  # noqa: F811
-    _dag_test(airflow_env, "empty_data.py", "empty_data", {})
+def test_a_loader_without_rows_runs_to_an_empty_distiset(airflow_env, dag_runs):
+    finished_run(dag_runs, "empty_data")
 
     dataset = Distiset.load_from_disk(_only_run_folder(airflow_env, "AIRFLOW__DISTISTAGE__OUTPUT", "empty_data"))
     assert dataset["default"]["train"].num_rows == 0

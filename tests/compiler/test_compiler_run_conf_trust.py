@@ -7,7 +7,7 @@ from pathlib import Path
 
 from airflow_dististage.distiset import Distiset
 from airflow_dististage.runtime.folders import safe_folder_name
-from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - the shared fixture
+from tests.dag_runs import dag_test
 from tests.llms.openai_server import FakeOpenAIServer
 
 KEY = "sk-trusted-only-7d1f0c"
@@ -17,7 +17,7 @@ def _files_containing(folder: Path, needle: bytes) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file() and needle in path.read_bytes()]
 
 
-def test_a_crafted_conf_reaches_only_the_connections_server(airflow_env):  # noqa: F811
+def test_a_crafted_conf_reaches_only_the_connections_server(airflow_env):
     with FakeOpenAIServer() as trusted, FakeOpenAIServer() as attacker:
         connection = {"conn_type": "openai", "host": trusted.base_url, "password": KEY}
         env = {**airflow_env, "AIRFLOW_CONN_TRUSTED_LLM": json.dumps(connection)}
@@ -30,7 +30,7 @@ def test_a_crafted_conf_reaches_only_the_connections_server(airflow_env):  # noq
             "text_generation__llm": {"base_url": attacker.base_url},
             "text_generation__llm__max_concurrency": 2.0,  # an integer Param given as JSON 2.0
         }
-        run = _dag_test(env, "trusted_llm_endpoint.py", "trusted_llm_endpoint", conf)
+        run = dag_test(env, Path(__file__).with_name("dags") / "trusted_llm_endpoint.py", "trusted_llm_endpoint", conf)
 
     assert attacker.requests == [] and attacker.authorizations == []
     assert len(trusted.requests) == 6

@@ -27,43 +27,14 @@ from airflow_dististage.steps import (
 from airflow_dististage.steps.generators import huggingface
 from airflow_dististage.steps.generators.huggingface import dataset_batches
 from airflow_dististage.typing import GeneratorStepOutput, StepOutput
-from tests.compiler.test_compiler_dag_test import airflow_env  # noqa: F401 - a fixture
 from tests.conftest import REPO_ROOT
 from tests.runtime.conftest import rows_of, store_path  # noqa: F401 - store_path is a fixture
-from tests.steps.test_steps_dag_test import DAGS, _run
-
-ROWS = [{"id": i, "text": f"t{i}"} for i in range(7)]
-
-
-def write_data(root: Path) -> Path:
-    """The loaders' data under ``root``: a parquet "hub" folder, saved datasets, a Distiset and files."""
-    from datasets import Dataset, DatasetDict
-
-    train, test = Dataset.from_list(ROWS), Dataset.from_list([{"id": 100, "text": "test"}])
-    (root / "hub").mkdir(parents=True)
-    train.to_parquet(str(root / "hub" / "train.parquet"))
-    test.to_parquet(str(root / "hub" / "test.parquet"))
-    train.save_to_disk(str(root / "saved"))
-    DatasetDict({"train": train, "test": test}).save_to_disk(str(root / "saved_dict"))
-    Distiset({"default": DatasetDict({"train": train}), "other": DatasetDict({"train": test})}).save_to_disk(
-        root / "distiset"
-    )
-    (root / "files" / "more").mkdir(parents=True)
-    _write_jsonl(root / "files" / "a.jsonl", ROWS[:4])
-    _write_jsonl(root / "files" / "more" / "b.jsonl", ROWS[4:])
-    _write_jsonl(root / "rows.txt", ROWS)
-    train.to_csv(str(root / "rows.csv"), index=False)
-    train.to_parquet(str(root / "rows.parquet"))
-    return root
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-
+from tests.steps.loader_data import ROWS, write_loader_data
+from tests.steps.test_steps_dag_test import DAGS, dag_distiset
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return write_data(tmp_path_factory.mktemp("loader-data"))
+    return write_loader_data(tmp_path_factory.mktemp("loader-data"))
 
 
 def _batches(loader: Any, offset: int = 0) -> list[tuple[list[dict[str, Any]], bool]]:
@@ -264,9 +235,8 @@ def test_importing_the_dag_file_imports_no_datasets() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
-def test_loader_steps_dag(airflow_env) -> None:  # noqa: F811
-    write_data(Path(airflow_env["AIRFLOW__CORE__DAGS_FOLDER"]) / "loader_steps_data")
-    distiset = _run(airflow_env, "loader_steps.py", "loader_steps")
+def test_loader_steps_dag(airflow_env, dag_runs) -> None:
+    distiset = dag_distiset(airflow_env, dag_runs, "loader_steps")
     assert distiset["hub"]["train"].to_list() == ROWS[:5]
     assert distiset["disk"]["train"].to_list() == ROWS
     assert distiset["kept"]["train"].to_list() == [{"id": row["id"]} for row in ROWS[:4]]

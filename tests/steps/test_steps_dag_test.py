@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
+from typing import Any
 
 from airflow_dististage.distiset import Distiset
-from airflow_dististage.runtime.store import safe_folder_name
-from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - airflow_env is a fixture
+from tests.dag_runs import finished_run, output_folder
 
 DAGS = Path(__file__).with_name("dags")
 
 
-def _run(env: dict[str, str], dag_file: str, dag_id: str) -> Distiset:
-    shutil.copy(DAGS / dag_file, Path(env["AIRFLOW__CORE__DAGS_FOLDER"]) / dag_file)
-    run = _dag_test(env, dag_file, dag_id, {})
-    return Distiset.load_from_disk(Path(env["AIRFLOW__DISTISTAGE__OUTPUT"]) / dag_id / safe_folder_name(run["run_id"]))
+def dag_distiset(env: dict[str, str], dag_runs: dict[str, dict[str, Any]], dag_id: str) -> Distiset:
+    """The Distiset that the shared ``dag.test()`` run of ``dag_id`` published (the run succeeded)."""
+    return Distiset.load_from_disk(output_folder(env, dag_id, finished_run(dag_runs, dag_id)))
 
 
-def test_column_steps_dag(airflow_env) -> None:  # noqa: F811
-    distiset = _run(airflow_env, "column_steps.py", "column_steps")
+def test_column_steps_dag(airflow_env, dag_runs) -> None:
+    distiset = dag_distiset(airflow_env, dag_runs, "column_steps")
     assert distiset["default"]["train"].to_list() == [
         {"id": i, "topic": f"t{i}", "generation": f"{model}-{i}", "model": model}
         for i in range(4)
@@ -28,8 +26,8 @@ def test_column_steps_dag(airflow_env) -> None:  # noqa: F811
     ]
 
 
-def test_formatting_steps_dag(airflow_env) -> None:  # noqa: F811
-    distiset = _run(airflow_env, "formatting_steps.py", "formatting_steps")
+def test_formatting_steps_dag(airflow_env, dag_runs) -> None:
+    distiset = dag_distiset(airflow_env, dag_runs, "formatting_steps")
     system, user = {"role": "system", "content": "Be brief."}, {"role": "user", "content": "What's 2+2?"}
     france = {"role": "user", "content": "Capital of France?"}
     sha = [hashlib.sha256(text.encode()).hexdigest() for text in ("What's 2+2?", "Capital of France?")]

@@ -3,15 +3,11 @@ and GenerateSentencePair, on a deterministic canned LLM, directly, through ``pip
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
 
-from airflow_dististage.distiset import Distiset
 from airflow_dististage.pipeline import Pipeline
-from airflow_dististage.runtime.folders import safe_folder_name
 from airflow_dististage.steps import LoadDataFromDicts
 from airflow_dististage.steps.tasks import (
     EvolInstruct,
@@ -23,11 +19,10 @@ from airflow_dististage.steps.tasks import (
 )
 from airflow_dististage.steps.tasks.evol_instruct.utils import MUTATION_TEMPLATES
 from airflow_dististage.steps.tasks.templates.ultrafeedback import ASPECT_TEMPLATES
-from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - airflow_env is a fixture
 from tests.runtime.conftest import rows_of, store_path  # noqa: F401 - store_path is a fixture
 from tests.steps.canned_llm import CannedLLM
+from tests.steps.test_steps_dag_test import dag_distiset
 
-DAGS = Path(__file__).with_name("dags")
 
 
 def _build(cls, **kwargs):
@@ -430,12 +425,8 @@ def test_judge_and_pairs_through_pipeline_run(store_path: str) -> None:  # noqa:
     ]
 
 
-def test_task_steps_dag(airflow_env) -> None:  # noqa: F811
-    shutil.copy(DAGS / "task_steps.py", Path(airflow_env["AIRFLOW__CORE__DAGS_FOLDER"]) / "task_steps.py")
-    run = _dag_test(airflow_env, "task_steps.py", "task_steps", {})
-    distiset = Distiset.load_from_disk(
-        Path(airflow_env["AIRFLOW__DISTISTAGE__OUTPUT"]) / "task_steps" / safe_folder_name(run["run_id"])
-    )
+def test_task_steps_dag(airflow_env, dag_runs) -> None:
+    distiset = dag_distiset(airflow_env, dag_runs, "task_steps")
     base = [
         {"instruction": "What's 2+2?", "generations": ["4", "a car"], "input": "arithmetic"},
         {"instruction": "Capital of France?", "generations": ["Paris", "Lyon"], "input": "geography"},
