@@ -12,6 +12,7 @@ and a token, so it is not exercised by the offline test suite.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
     from airflow_dististage.planning import ExecutionPlan
     from airflow_dististage.runtime.store import BatchStore
+
+logger = logging.getLogger("airflow_dististage.distiset")
 
 DEFAULT_CONFIG = "default"
 TRAIN_SPLIT = "train"
@@ -58,7 +61,9 @@ class Distiset(dict):
             raise ValueError(f"train_size must be a float between 0 and 1, got {train_size!r}.")
         for name, dataset in self.items():
             if TRAIN_SPLIT not in dataset:
-                raise ValueError(f"Distiset configuration {name!r} has no {TRAIN_SPLIT!r} split to divide: {list(dataset)}.")
+                raise ValueError(
+                    f"Distiset configuration {name!r} has no {TRAIN_SPLIT!r} split to divide: {list(dataset)}."
+                )
             self[name] = dataset[TRAIN_SPLIT].train_test_split(train_size=train_size, shuffle=shuffle, seed=seed)
         return self
 
@@ -91,10 +96,10 @@ class Distiset(dict):
             )
         folder = posixpath.join(root, DISTISET_CONFIG_FOLDER)
         filesystem.makedirs(folder, exist_ok=True)
-        config = self._config()
+        config = _yaml_text(self._config()) if save_pipeline_config else None
         files = {
             CARD_FILENAME: self._card(posixpath.basename(root.rstrip("/")), config is not None) if save_card else None,
-            PIPELINE_CONFIG_FILENAME: _yaml_text(config) if save_pipeline_config and config is not None else None,
+            PIPELINE_CONFIG_FILENAME: config,
             PIPELINE_LOG_FILENAME: self._log() if save_pipeline_log else None,
         }
         for filename, text in files.items():
@@ -215,7 +220,8 @@ def _save_dataset_dict(
     from datasets import config
 
     filesystem.makedirs(folder, exist_ok=True)
-    filesystem.pipe_file(posixpath.join(folder, config.DATASETDICT_JSON_FILENAME), json.dumps({"splits": list(dataset)}).encode())
+    splits = json.dumps({"splits": list(dataset)}).encode()
+    filesystem.pipe_file(posixpath.join(folder, config.DATASETDICT_JSON_FILENAME), splits)
     for split, rows in dataset.items():
         shards = num_shards.get(split) if isinstance(num_shards, dict) else num_shards
         if rows.num_rows == 0:
@@ -229,10 +235,18 @@ def _save_dataset_dict(
         )
 
 
-def _yaml_text(config: Mapping[str, Any]) -> str:
+def _yaml_text(config: Mapping[str, Any] | None) -> str | None:
+    """``config`` as ``pipeline.yaml`` text; None (with a warning) when it holds a value YAML cannot write."""
+    from airflow_dististage.mixins.serialization import SerializationError
     from airflow_dististage.pipeline.serialization import dumps
 
-    return dumps(config, "yaml")
+    if config is None:
+        return None
+    try:
+        return dumps(config, "yaml")
+    except SerializationError as error:
+        logger.warning("The Distiset is saved without pipeline.yaml: %s", error)
+        return None
 
 
 def _read_text(filesystem: Any, path: str) -> str | None:

@@ -31,7 +31,9 @@ def size_category(rows: int) -> str:
     return "n>1B"
 
 
-def render_card(name: str, rows: Mapping[str, int], examples: Mapping[str, dict[str, Any] | None], has_pipeline: bool) -> str:
+def render_card(
+    name: str, rows: Mapping[str, int], examples: Mapping[str, dict[str, Any] | None], has_pipeline: bool
+) -> str:
     """The card of the Distiset ``name``: ``rows`` and an example row (None: no rows) per configuration."""
     import yaml
 

@@ -204,9 +204,8 @@ class CompiledPipeline:
         context = get_current_context()
         store = self.prepare_run(context)
         fingerprints = lineage_fingerprints(self.pipeline, self.plan)
-        distiset = create_distiset(
-            store, self.plan, fingerprints, self.pipeline.known_columns(), pipeline_config=config_for_distiset(self.pipeline)
-        )
+        config = config_for_distiset(self.pipeline)
+        distiset = create_distiset(store, self.plan, fingerprints, self.pipeline.known_columns(), pipeline_config=config)
         folders = f"{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
         path = f"{self.options.output.rstrip('/')}/{folders}"
         filesystem, folder = fsspec.core.url_to_fs(path)

@@ -3,9 +3,10 @@
 ``dump_object`` turns a :class:`~airflow_dististage.mixins.runtime_parameters.Declarative` object into
 its declared attributes plus ``type_info: {module, name}``; nested steps and LLMs get their own
 ``type_info``. Credentials never go in: a :class:`~airflow_dististage.llms.secret.Secret` (or a
-pydantic ``SecretStr``) is left out wherever it sits, and so is any attribute or mapping key named
-like a credential (``api_key``, ``token``, ``password``, ``secret``, ``key``, ``hf_token``...). The
-rows of a list (``LoadDataFromDicts(data=...)``) are data and are kept as they are.
+pydantic ``SecretStr``) is left out, and so is any attribute or mapping key named like a credential
+(``api_key``, ``token``, ``password``, ``secret``, ``key``, ``hf_token``...). A list is data
+(``LoadDataFromDicts(data=...)`` rows, column names) and is kept as it is; a secret inside one
+cannot be written at all (the writers refuse objects), so it cannot leak either.
 
 ``load_object`` builds the object back. A file is data, not code: ``type_info`` may only name a
 class that is a subclass of the expected base (a ``Step`` for a pipeline's steps, the declared type
@@ -60,7 +61,7 @@ def dump_object(obj: Declarative, where: str, extra: Mapping[str, Any] | None = 
     for name in obj.attribute_specs():
         if name in obj.not_serialized or is_credential_name(name):
             continue
-        value = _to_data(getattr(obj, name, None), f"{where}.{name}", in_rows=False)
+        value = _to_data(getattr(obj, name, None), f"{where}.{name}")
         if value is not _OMIT:
             data[name] = value
     data.update(extra or {})
@@ -68,37 +69,35 @@ def dump_object(obj: Declarative, where: str, extra: Mapping[str, Any] | None = 
     return data
 
 
-def _to_data(value: Any, where: str, in_rows: bool) -> Any:
-    """``value`` as YAML/JSON data; ``_OMIT`` for a credential. Inside lists, mapping keys are not
-    checked for credential names: a list holds rows (data), not configuration."""
+def _to_data(value: Any, where: str) -> Any:
+    """``value`` as YAML/JSON data, or ``_OMIT`` for a credential.
+
+    A list is data (rows, column names): its items are kept as they are, not copied, so that a
+    ``LoadDataFromDicts`` of a million rows costs nothing here; the file writers check them.
+    """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if _is_secret(value):
-        if in_rows:
-            raise SerializationError(f"{where} holds a secret inside a list: a pipeline file never holds secrets.")
         return _OMIT
+    if isinstance(value, (list, tuple)):
+        return list(value)
     if isinstance(value, Declarative):
-        if in_rows:
-            raise SerializationError(f"{where}: a step or LLM inside a list cannot be written to a pipeline file.")
         try:
             return value.dump()
         except SerializationError as error:
             raise SerializationError(f"{where}: {error}") from None
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _to_data(getattr(value, field.name), f"{where}.{field.name}", in_rows) for field in dataclasses.fields(value)}
+        fields = dataclasses.fields(value)
+        return {field.name: _to_data(getattr(value, field.name), f"{where}.{field.name}") for field in fields}
     if isinstance(value, Mapping):
         data = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise SerializationError(f"{where} has the key {key!r}: a pipeline file needs string keys.")
-            if not in_rows and is_credential_name(key):
-                continue
-            converted = _to_data(item, f"{where}[{key!r}]", in_rows)
+            converted = _OMIT if is_credential_name(key) else _to_data(item, f"{where}[{key!r}]")
             if converted is not _OMIT:
                 data[key] = converted
         return data
-    if isinstance(value, (list, tuple)):
-        return [_to_data(item, f"{where}[{index}]", True) for index, item in enumerate(value)]
     raise SerializationError(
         f"{where} holds a {type(value).__name__} ({value!r:.80}), which a pipeline file cannot hold:"
         " use strings, numbers, booleans, lists and mappings of them, steps or LLMs."
@@ -203,12 +202,21 @@ def resolve_class(info: Any, base: type, where: str) -> type:
     if not (isinstance(module_name, str) and _DOTTED_NAME.fullmatch(module_name)) or not (
         isinstance(class_name, str) and _NAME.fullmatch(class_name)
     ):
-        raise SerializationError(f"{where}: type_info must be {{module: <dotted name>, name: <class name>}}, got {info!r}.")
+        raise SerializationError(
+            f"{where}: type_info must be {{module: <dotted name>, name: <class name>}}, got {info!r}."
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise SerializationError(f"{where}: type_info names module {module_name!r}, which cannot be imported: {error}") from error
+        raise SerializationError(
+            f"{where}: type_info names module {module_name!r}, which cannot be imported: {error}"
+        ) from error
     cls = getattr(module, class_name, None)
+    if cls is None:
+        raise SerializationError(
+            f"{where}: type_info names {module_name}.{class_name}, which does not exist (a class defined in a"
+            " script or DAG file can only be loaded from a module that defines it at import)."
+        )
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise SerializationError(
             f"{where}: type_info names {module_name}.{class_name}, which is not a subclass of"

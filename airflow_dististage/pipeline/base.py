@@ -216,8 +216,9 @@ class Pipeline:
     ) -> Distiset:
         """Runs the pipeline on one batch of ``batch_size`` rows from each generator, reusing no cache.
 
-        The dry run keeps its batches apart from ``run()``'s, and gives the generators back their
-        own ``batch_size`` afterwards, so a later ``run()`` is a complete, normal run.
+        The dry run keeps its batches apart from ``run()``'s and gives the generators back their own
+        ``batch_size`` afterwards, so a later ``run()`` is a complete, normal run; ``parameters`` stay
+        applied, as in distilabel. ``dataset`` feeds the first steps, as in ``run()``.
         """
         from airflow_dististage.runtime.local import dry_run_pipeline
 

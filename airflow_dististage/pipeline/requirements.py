@@ -20,7 +20,9 @@ def checked_requirements(requirements: Iterable[str] | None) -> list[str]:
         try:
             Requirement(requirement)
         except (InvalidRequirement, TypeError) as error:
-            raise ValueError(f"Pipeline requirement {requirement!r} is not a valid requirement string: {error}") from None
+            raise ValueError(
+                f"Pipeline requirement {requirement!r} is not a valid requirement string: {error}"
+            ) from None
     return checked
 
 

@@ -21,6 +21,7 @@ are written, which credentials are left out and which classes a file may name.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import logging
@@ -91,16 +92,17 @@ def _connections(pipeline: Pipeline) -> list[dict[str, Any]]:
     take the same two inputs in opposite orders), the edges themselves are ordered, and
     consecutive edges of one step share an entry.
     """
-    dag = pipeline.dag
     position = {name: index for index, name in enumerate(pipeline.steps)}
-    successors = {name: list(dag.successors(name)) for name in pipeline.steps}
-    predecessor_pairs = [pair for name in pipeline.steps for pair in pairwise(dag.predecessors(name))]
-    sources = _topological(list(pipeline.steps), predecessor_pairs, position.__getitem__)
+    successors = {name: list(pipeline.dag.successors(name)) for name in pipeline.steps}
+    predecessor_pairs = _predecessor_pairs_by_step(pipeline)
+    sources = _topological(list(pipeline.steps), [pair for pair, _ in predecessor_pairs], position.__getitem__)
     if sources is not None:
         return [{"from": name, "to": successors[name]} for name in sources]
-    rank = {(name, target): (position[name], index) for name in successors for index, target in enumerate(successors[name])}
-    edge_pairs = [((name, first), (name, second)) for name in successors for first, second in pairwise(successors[name])]
-    edge_pairs += [((first, name), (second, name)) for name in pipeline.steps for first, second in pairwise(dag.predecessors(name))]
+    rank: dict[tuple[str, str], tuple[int, int]] = {}
+    edge_pairs = [((first, name), (second, name)) for (first, second), name in predecessor_pairs]
+    for name, targets in successors.items():
+        rank.update({(name, target): (position[name], index) for index, target in enumerate(targets)})
+        edge_pairs += [((name, first), (name, second)) for first, second in pairwise(targets)]
     edges = _topological(list(rank), edge_pairs, rank.__getitem__)
     assert edges is not None  # the order the edges were added in satisfies every pair
     entries: list[dict[str, Any]] = []
@@ -111,6 +113,11 @@ def _connections(pipeline: Pipeline) -> list[dict[str, Any]]:
             entries.append({"from": source, "to": [target]})
     entries.extend({"from": name, "to": []} for name in pipeline.steps if not successors[name])
     return entries
+
+
+def _predecessor_pairs_by_step(pipeline: Pipeline) -> list[tuple[tuple[str, str], str]]:
+    """``((first, second), step)`` for each two consecutive predecessors of each step."""
+    return [(pair, name) for name in pipeline.steps for pair in pairwise(pipeline.dag.predecessors(name))]
 
 
 def _topological(items: list[Any], pairs: list[tuple[Any, Any]], key: Callable[[Any], Any]) -> list[Any] | None:
@@ -152,12 +159,15 @@ def pipeline_from_dict(cls: type[Pipeline], data: Any) -> Pipeline:
         raise SerializationError(
             "The pipeline file has routing_batch_functions, which this version of airflow-dististage cannot load."
         )
-    with cls(name=body.get("name"), description=body.get("description"), requirements=data.get("requirements")) as pipeline:
+    name, description, requirements = body.get("name"), body.get("description"), data.get("requirements")
+    with cls(name=name, description=description, requirements=requirements) as pipeline:
         for entry in _listed(body, "steps"):
             name = entry.get("name")
             step = load_object(entry.get("step"), _Step, f"Step {name!r}")
             if step.name != name:
-                raise SerializationError(f"Step {name!r}: its attributes name it {step.name!r}; the two names must agree.")
+                raise SerializationError(
+                    f"Step {name!r}: its attributes name it {step.name!r}; the two names must agree."
+                )
         steps = pipeline.steps
         for connection in _listed(body, "connections"):
             source, targets = connection.get("from"), connection.get("to") or []
@@ -178,14 +188,34 @@ def _listed(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 # -- files -----------------------------------------------------------------------------------
 def dumps(data: Mapping[str, Any], format: SaveFormat) -> str:  # noqa: A002 - distilabel's name
-    """``data`` as YAML (block style, keys in order) or indented JSON."""
+    """``data`` as YAML (block style, keys in order; tuples as lists) or indented JSON.
+
+    Raises:
+        SerializationError: ``data`` holds a value neither can write (an object inside a list).
+    """
     _check_format(format)
     if format == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False)
+        try:
+            return json.dumps(data, indent=2, ensure_ascii=False)
+        except (TypeError, ValueError) as error:
+            raise SerializationError(f"The pipeline holds a value a JSON file cannot hold: {error}") from None
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    try:
+        return yaml.dump(data, Dumper=_yaml_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True)
+    except yaml.YAMLError as error:
+        detail = ": ".join(str(argument) for argument in error.args)  # ("cannot represent an object", value)
+        raise SerializationError(f"The pipeline holds a value a YAML file cannot hold: {detail}") from None
+
+
+@functools.cache
+def _yaml_dumper() -> type:
+    """The safe YAML dumper (libyaml's when there), writing tuples as lists as JSON does."""
+    import yaml
+
+    dumper = type("PipelineDumper", (getattr(yaml, "CSafeDumper", yaml.SafeDumper),), {})
+    dumper.add_representer(tuple, dumper.represent_list)
+    return dumper
 
 
 def loads(text: str, format: SaveFormat) -> Any:  # noqa: A002

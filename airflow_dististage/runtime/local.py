@@ -169,13 +169,12 @@ def dry_run_pipeline(
     parameters: dict[str, dict[str, Any]] | None = None,
     batch_size: int = 1,
     dataset: Any = None,
-    **kwargs: Any,
 ) -> Distiset:
     """``Pipeline.dry_run``: every generator yields one batch of ``batch_size`` rows, nothing is reused.
 
     As in distilabel, ``parameters`` stay applied afterwards; the generators' own ``batch_size``
     comes back. The dry run's batches live in their own run folder (:data:`DRY_RUN_ID`), so the
-    one-batch outputs are never taken for a finished normal run. ``kwargs`` go to :func:`run_pipeline`.
+    one-batch outputs are never taken for a finished normal run.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"dry_run batch_size must be an integer >= 1, got {batch_size!r}.")
@@ -188,7 +187,7 @@ def dry_run_pipeline(
         values[step.name] = {**values.get(step.name, {}), "batch_size": batch_size}
     try:
         with _first_batch_only(generators):
-            return run_pipeline(pipeline, parameters=values, use_cache=False, run_id=DRY_RUN_ID, **kwargs)
+            return run_pipeline(pipeline, parameters=values, use_cache=False, run_id=DRY_RUN_ID)
     finally:
         for step in generators:
             step.set_runtime_parameters({"batch_size": own_batch_sizes[step.name]})

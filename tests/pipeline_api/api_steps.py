@@ -13,7 +13,6 @@ from airflow_dististage.steps import (
     ExpandColumns,
     FormatChatGenerationDPO,
     FormatTextGenerationSFT,
-    GeneratorStep,
     GroupColumns,
     KeepColumns,
     LoadDataFromDicts,
@@ -76,21 +75,6 @@ class Tag(Step):
     def process(self, *inputs: StepInput) -> StepOutput:
         for batch in inputs:
             yield [{**row, "tag": self.tag} for row in batch]
-
-
-class Counter(GeneratorStep):
-    """Rows ``{"n": 0..count-1}``, ``batch_size`` at a time."""
-
-    count: int = 10
-
-    @property
-    def outputs(self) -> List[str]:
-        return ["n"]
-
-    def process(self, offset: int = 0):
-        for start in range(offset, self.count, self.batch_size):
-            end = min(start + self.batch_size, self.count)
-            yield [{"n": n} for n in range(start, end)], end >= self.count
 
 
 def every_family_pipeline() -> Pipeline:

@@ -13,7 +13,8 @@ from airflow_dististage.mixins.serialization import SerializationError
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.steps import LoadDataFromDicts, LoadDataFromHub
 from airflow_dististage.steps.tasks import TextGeneration
-from tests.pipeline_api.api_steps import Counter, Tag, every_family_pipeline
+from tests.pipeline_api.api_steps import Tag, every_family_pipeline
+from tests.runtime.steps_for_tests import Numbers
 
 LOAD_GROUPS = [["load_data_from_file_system_0", "ultra_feedback_0"], ["format_chat_generation_d_p_o_0"]]
 RUNTIME_VALUES = {
@@ -26,7 +27,8 @@ RUNTIME_VALUES = {
 
 def _graph(pipeline: Pipeline) -> dict[str, tuple[list[str], list[str]]]:
     """Each step's predecessors and successors, in order (the order of its ``*inputs``)."""
-    return {name: (list(pipeline.dag.predecessors(name)), list(pipeline.dag.successors(name))) for name in pipeline.steps}
+    dag = pipeline.dag
+    return {name: (list(dag.predecessors(name)), list(dag.successors(name))) for name in pipeline.steps}
 
 
 def _assert_same_pipeline(loaded: Pipeline, original: Pipeline) -> None:
@@ -67,7 +69,9 @@ def test_every_step_family_round_trips_through_yaml_and_json(original: Pipeline,
     assert text.llm.generation_kwargs == {"temperature": 0.3, "max_new_tokens": 8}
     assert from_yaml.steps["shout"].suffix == "?!"
     assert from_yaml.steps["tag_0"].extra == {"nested": {"depth": [1, 2]}}
-    assert from_yaml.steps["load_data_from_dicts_0"].data == [{"instruction": "Write a haiku", "system_prompt": "Be brief"}]
+    assert from_yaml.steps["load_data_from_dicts_0"].data == [
+        {"instruction": "Write a haiku", "system_prompt": "Be brief"}
+    ]
     assert from_yaml.steps["ultra_feedback_0"].llm.extra_kwargs == {"max_model_len": 512, "tensor_parallel_size": 1}
     assert from_yaml.steps["tag_0"].resources == original.steps["tag_0"].resources
 
@@ -84,14 +88,20 @@ def test_the_file_has_distilabels_shape(original: Pipeline) -> None:
     text = next(entry for entry in body["steps"] if entry["name"] == "text_generation_0")
     assert list(text) == ["step", "name"]
     attributes = text["step"]
-    assert list(attributes)[:6] == ["name", "resources", "input_mappings", "output_mappings", "use_cache", "input_batch_size"]
+    assert list(attributes)[:6] == [
+        "name", "resources", "input_mappings", "output_mappings", "use_cache", "input_batch_size"
+    ]
     assert list(attributes)[-2:] == ["runtime_parameters_info", "type_info"]
     assert attributes["resources"] == {"replicas": 1, "cpus": None, "gpus": None, "memory": None}
-    assert attributes["type_info"] == {"module": "airflow_dististage.steps.tasks.text_generation", "name": "TextGeneration"}
+    assert attributes["type_info"] == {
+        "module": "airflow_dististage.steps.tasks.text_generation", "name": "TextGeneration"
+    }
     assert attributes["llm"]["type_info"] == {"module": "airflow_dististage.llms.openai", "name": "OpenAILLM"}
     info = {entry["name"]: entry for entry in attributes["runtime_parameters_info"]}
     assert info["input_batch_size"] == {
-        "name": "input_batch_size", "optional": True, "description": "The number of rows each batch given to `process` holds."
+        "name": "input_batch_size",
+        "optional": True,
+        "description": "The number of rows each batch given to `process` holds.",
     }
     llm_info = {entry["name"]: entry for entry in info["llm"]["runtime_parameters_info"]}
     assert "temperature" in {key["name"] for key in llm_info["generation_kwargs"]["keys"]}
@@ -116,7 +126,9 @@ def test_secrets_are_never_written(tmp_path: Path) -> None:
         assert not [secret for secret in secrets if secret in written], fmt
         assert "api_key" not in written and "hf_token" not in written
     loaded = Pipeline.from_yaml(tmp_path / "p.yaml")
-    assert loaded.steps["load_data_from_hub_0"].storage_options == {"client_kwargs": {"endpoint_url": "http://127.0.0.1:9"}}
+    assert loaded.steps["load_data_from_hub_0"].storage_options == {
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9"}
+    }
     assert loaded.steps["text_generation_0"].llm.api_key is None  # read from the environment or a connection
     assert loaded.steps["text_generation_1"].llm.extra_kwargs == {"max_model_len": 64, "tensor_parallel_size": 1}
 
@@ -133,17 +145,22 @@ def _with_step_type(data: dict, step: str, type_info: dict, key: str | None = No
     return data
 
 
-@pytest.mark.parametrize(
-    ("step", "key", "type_info", "message"),
-    [
-        ("tag_0", None, {"module": "os", "name": "system"}, r"Step 'tag_0': type_info names os\.system, which is not a subclass"),
-        ("tag_0", None, {"module": "collections", "name": "OrderedDict"}, r"collections\.OrderedDict, which is not a subclass of airflow_dististage\.steps\.base\._Step"),
-        ("tag_0", None, {"module": "airflow_dististage.llms.openai", "name": "OpenAILLM"}, r"OpenAILLM, which is not a subclass of .*_Step"),
-        ("text_generation_0", "llm", {"module": "tests.pipeline_api.api_steps", "name": "Tag"}, r"Step 'text_generation_0'\.llm: type_info names tests\.pipeline_api\.api_steps\.Tag, which is not a subclass of airflow_dististage\.llms\.base\.LLM"),
-        ("tag_0", None, {"module": "no_such_module_anywhere", "name": "Step"}, r"module 'no_such_module_anywhere', which cannot be imported"),
-        ("tag_0", None, {"module": "os; rm", "name": "x"}, r"type_info must be \{module: <dotted name>, name: <class name>\}"),
-    ],
-)
+_NOT_A_STEP = r"which is not a subclass of airflow_dististage\.steps\.base\._Step"
+_FOREIGN_TYPES = [
+    ("tag_0", None, {"module": "os", "name": "system"}, r"Step 'tag_0': type_info names os\.system, " + _NOT_A_STEP),
+    ("tag_0", None, {"module": "collections", "name": "OrderedDict"}, r"collections\.OrderedDict, " + _NOT_A_STEP),
+    ("tag_0", None, {"module": "airflow_dististage.llms.openai", "name": "OpenAILLM"}, r"OpenAILLM, " + _NOT_A_STEP),
+    (
+        "text_generation_0", "llm", {"module": "tests.pipeline_api.api_steps", "name": "Tag"},
+        r"Step 'text_generation_0'\.llm: type_info names tests\.pipeline_api\.api_steps\.Tag,"
+        r" which is not a subclass of airflow_dististage\.llms\.base\.LLM",
+    ),
+    ("tag_0", None, {"module": "no_such_module_anywhere", "name": "S"}, r"'no_such_module_anywhere', which cannot be"),
+    ("tag_0", None, {"module": "os; rm", "name": "x"}, r"type_info must be \{module: <dotted name>, name: <class"),
+]
+
+
+@pytest.mark.parametrize(("step", "key", "type_info", "message"), _FOREIGN_TYPES)
 def test_a_file_naming_anything_but_a_step_or_llm_class_is_refused(
     original: Pipeline, step: str, key: str | None, type_info: dict, message: str
 ) -> None:
@@ -155,8 +172,8 @@ def test_a_file_naming_anything_but_a_step_or_llm_class_is_refused(
 def test_a_type_info_where_the_class_declares_no_step_or_llm_is_refused(original: Pipeline) -> None:
     data = original.dump()
     entry = next(entry for entry in data["pipeline"]["steps"] if entry["name"] == "tag_0")
-    entry["step"]["extra"] = {"type_info": {"module": "airflow_dististage.llms.openai", "name": "OpenAILLM"}, "model": "m"}
-    with pytest.raises(SerializationError, match=r"Step 'tag_0'\.extra carries a type_info, but the attribute is not declared"):
+    entry["step"]["extra"] = {"type_info": {"module": "airflow_dististage.llms.openai", "name": "OpenAILLM"}}
+    with pytest.raises(SerializationError, match=r"Step 'tag_0'\.extra carries a type_info, but the attribute is not"):
         Pipeline.from_dict(data)
 
 
@@ -177,7 +194,7 @@ def test_bad_files_are_clear_errors(original: Pipeline, tmp_path: Path) -> None:
         Pipeline.from_dict(data)
     data = original.dump()
     data["pipeline"]["steps"][0]["step"]["batch_size"] = 0
-    with pytest.raises(SerializationError, match=r"Step 'load_data_from_dicts_0': LoadDataFromDicts cannot be built.*batch_size"):
+    with pytest.raises(SerializationError, match=r"Step 'load_data_from_dicts_0': LoadDataFromDicts cannot be built"):
         Pipeline.from_dict(data)
     data = original.dump()
     data["pipeline"]["routing_batch_functions"] = [{"step": "tag_0"}]
@@ -189,9 +206,25 @@ def test_bad_files_are_clear_errors(original: Pipeline, tmp_path: Path) -> None:
         original.save(tmp_path / "p.toml", format="toml")
 
 
+def test_predecessor_orders_no_entry_order_can_keep_come_back_from_edge_entries() -> None:
+    with Pipeline(name="crossed") as pipeline:
+        first, second = Numbers(name="first"), Numbers(name="second")
+        takes_first_then_second, takes_second_then_first = Tag(name="one"), Tag(name="two")
+        first >> takes_first_then_second
+        second >> takes_second_then_first
+        second >> takes_first_then_second
+        first >> takes_second_then_first
+    connections = pipeline.dump()["pipeline"]["connections"]
+    assert connections == [
+        {"from": "first", "to": ["one"]}, {"from": "second", "to": ["two"]}, {"from": "first", "to": ["two"]},
+        {"from": "second", "to": ["one"]}, {"from": "one", "to": []}, {"from": "two", "to": []},
+    ]
+    assert _graph(Pipeline.from_dict(pipeline.dump())) == _graph(pipeline)
+
+
 def test_unknown_attributes_are_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with Pipeline(name="extra") as pipeline:
-        Counter(name="gen") >> Tag(name="tag")
+        Numbers(name="gen") >> Tag(name="tag")
     data = pipeline.dump()
     data["pipeline"]["steps"][1]["step"]["from_a_newer_writer"] = 1
     data["pipeline"]["steps"][1]["step"]["resources"]["resources"] = {"tpu": 1}
@@ -204,9 +237,13 @@ def test_unknown_attributes_are_dropped_with_a_warning(caplog: pytest.LogCapture
 
 def test_a_value_no_file_can_hold_is_a_clear_error() -> None:
     with Pipeline(name="objects") as pipeline:
-        Counter(name="gen") >> Tag(name="tag", extra={"when": object()})
+        Numbers(name="gen") >> Tag(name="tag", extra={"when": object()})
     with pytest.raises(SerializationError, match=r"Step 'tag'\.extra\['when'\] holds a object"):
         pipeline.dump()
+    pipeline.steps["tag"].extra = {"when": [object()]}  # lists are data, checked when written
+    for fmt, message in (("yaml", "a YAML file cannot hold: cannot represent"), ("json", "a JSON file cannot hold")):
+        with pytest.raises(SerializationError, match=message):
+            pipeline.serialize(fmt)
 
 
 def test_requirements_are_checked_when_the_pipeline_is_built() -> None:

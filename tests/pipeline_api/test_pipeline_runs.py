@@ -9,13 +9,13 @@ import pytest
 from airflow_dististage.distiset import Distiset
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.steps import LoadDataFromDicts, StepResources
-from tests.pipeline_api.api_steps import Counter, Tag
-from tests.runtime.steps_for_tests import RecordPid
+from tests.pipeline_api.api_steps import Tag
+from tests.runtime.steps_for_tests import Numbers, RecordPid
 
 
 def _two_generators(cache_dir: str) -> Pipeline:
     with Pipeline(name="dry and full", cache_dir=cache_dir) as pipeline:
-        Counter(name="gen", count=20, batch_size=6) >> Tag(name="tagged")
+        Numbers(name="gen", count=20, batch_size=6) >> Tag(name="tagged")
         LoadDataFromDicts(name="rows", data=[{"word": f"w{i}"} for i in range(10)], batch_size=6) >> Tag(name="words")
     return pipeline
 
@@ -104,7 +104,7 @@ def test_gpu_steps_run_on_a_host_without_gpus_after_one_warning_each(
     monkeypatch.setenv("DISTISTAGE_GPUS", "")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     with Pipeline(name="no gpus", cache_dir=str(tmp_path)) as pipeline:
-        Counter(name="gen", count=30, batch_size=5) >> RecordPid(
+        Numbers(name="gen", count=30, batch_size=5) >> RecordPid(
             name="on_gpu", input_batch_size=5, resources=StepResources(replicas=2, gpus=1)
         ) >> Tag(name="two_gpus", resources=StepResources(gpus=2))
     rows = pipeline.run()["default"]["train"].to_list()
@@ -127,14 +127,30 @@ def test_a_pipeline_no_file_can_hold_still_runs_without_pipeline_yaml(
     assert distiset.pipeline_config is None
     assert any("its Distiset gets no pipeline.yaml: Step 'tag'.extra['when']" in r.getMessage() for r in caplog.records)
     distiset.save_to_disk(tmp_path / "saved", max_shard_size="1MB")  # an empty split still gets its one shard
+    distiset.pipeline_config = {"pipeline": {"steps": [object()]}}
+    distiset.save_to_disk(tmp_path / "saved", max_shard_size="1MB")
+    assert any("saved without pipeline.yaml: The pipeline holds a value a YAML file" in r.getMessage() for r in caplog.records)
     assert sorted(path.name for path in (tmp_path / "saved" / "distiset_configs").iterdir()) == ["README.md"]
     assert "This configuration has no rows." in (tmp_path / "saved" / "distiset_configs" / "README.md").read_text()
     assert Distiset.load_from_disk(tmp_path / "saved")["default"]["train"].column_names == ["n", "tag"]
 
 
+def test_rows_given_to_run_stay_out_of_the_file_and_a_loaded_pipeline_takes_them_again(tmp_path: Path) -> None:
+    with Pipeline(name="dataset rows", cache_dir=str(tmp_path)) as pipeline:
+        Tag(name="tag")
+    first = pipeline.run(dataset=[{"word": "secret-ish row"}])
+    (loader,) = [entry["step"] for entry in first.pipeline_config["pipeline"]["steps"] if entry["name"] != "tag"]
+    assert "data" not in loader and loader["columns"] is None
+    loaded = Pipeline.from_dict(first.pipeline_config)
+    assert list(loaded.steps) == ["tag", "load_data_from_dicts_0"]
+    rows = loaded.run(dataset=[{"word": "again"}])["default"]["train"].to_list()
+    assert rows == [{"word": "again", "tag": "t"}]
+
+
 def test_missing_requirements_stop_a_run_before_any_step(tmp_path: Path) -> None:
-    with Pipeline(name="needs", cache_dir=str(tmp_path), requirements=["surely-not-installed-dististage>=1"]) as pipeline:
-        Counter(name="gen", count=3)
+    requirements = ["surely-not-installed-dististage>=1"]
+    with Pipeline(name="needs", cache_dir=str(tmp_path), requirements=requirements) as pipeline:
+        Numbers(name="gen", count=3)
     with pytest.raises(ModuleNotFoundError, match=r"needs packages that are not installed: \['surely-not-installed"):
         pipeline.run()
     assert list(tmp_path.iterdir()) == []
