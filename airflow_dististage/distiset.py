@@ -195,7 +195,7 @@ class Distiset(dict):
 
         rows, examples = {}, {}
         for config, dataset in self.items():
-            first = dataset[TRAIN_SPLIT] if TRAIN_SPLIT in dataset else next(iter(dataset.values()))  # e.g. test only
+            first = dataset[TRAIN_SPLIT] if TRAIN_SPLIT in dataset else next(iter(dataset.values()))
             rows[config] = first.num_rows
             examples[config] = first[0] if first.num_rows else None
         return render_card(name, rows, examples, has_pipeline)

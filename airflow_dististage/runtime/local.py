@@ -34,12 +34,12 @@ from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
 
 if TYPE_CHECKING:
-    from airflow_dististage.steps.base import GeneratorStep
     from multiprocessing.process import BaseProcess
 
     from airflow_dististage.distiset import Distiset
     from airflow_dististage.pipeline.base import Pipeline
     from airflow_dististage.planning import ExecutionPlan, StagePlan
+    from airflow_dististage.steps.base import GeneratorStep
 
 logger = logging.getLogger("airflow_dististage.runtime")
 

@@ -156,6 +156,7 @@ _FOREIGN_TYPES = [
         r" which is not a subclass of airflow_dististage\.llms\.base\.LLM",
     ),
     ("tag_0", None, {"module": "no_such_module_anywhere", "name": "S"}, r"'no_such_module_anywhere', which cannot be"),
+    ("tag_0", None, {"module": "tests.pipeline_api.api_steps", "name": "Gone"}, r"api_steps\.Gone, which does not exist"),
     ("tag_0", None, {"module": "os; rm", "name": "x"}, r"type_info must be \{module: <dotted name>, name: <class"),
 ]
 

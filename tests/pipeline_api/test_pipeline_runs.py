@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from airflow_dististage.distiset import Distiset
+from airflow_dististage.llms import vLLM
 from airflow_dististage.pipeline import Pipeline
+from airflow_dististage.runtime.local import StepFailedError
 from airflow_dististage.steps import LoadDataFromDicts, StepResources
+from airflow_dististage.steps.tasks import TextGeneration
 from tests.pipeline_api.api_steps import Tag
 from tests.runtime.steps_for_tests import Numbers, RecordPid
 
@@ -116,6 +119,17 @@ def test_gpu_steps_run_on_a_host_without_gpus_after_one_warning_each(
         " (an LLM that needs one fails with its own error)."
     ]
     assert len([message for message in warnings if "'two_gpus'" in message]) == 1
+
+
+def test_an_llm_that_needs_a_gpu_fails_its_step_with_its_own_error_on_a_host_without_gpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DISTISTAGE_GPUS", "")
+    with Pipeline(name="vllm without gpus", cache_dir=str(tmp_path)) as pipeline:
+        LoadDataFromDicts(data=[{"instruction": "hi"}]) >> TextGeneration(name="generate", llm=vLLM(model="/no/model"))
+    with pytest.raises(StepFailedError, match=r"Step 'generate' \(replica 0\) failed: .*(vllm|model)"):
+        pipeline.run()
+    assert any("Step 'generate' declares 1 GPU(s)" in record.getMessage() for record in caplog.records)
 
 
 def test_a_pipeline_no_file_can_hold_still_runs_without_pipeline_yaml(
