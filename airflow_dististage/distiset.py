@@ -1,14 +1,22 @@
 """``Distiset``: a pipeline run's outputs, one ``datasets.DatasetDict`` per leaf step.
 
 ``datasets`` is imported only when a Distiset is built or loaded, never by importing the package.
+Saved, a Distiset is distilabel's folder: ``<path>/<configuration>/`` (``DatasetDict.save_to_disk``)
+and ``<path>/distiset_configs/`` with ``README.md`` (the dataset card), ``pipeline.yaml`` (the
+pipeline that made it) and ``pipeline.log`` (when the Distiset has a log: one loaded from a saved
+Distiset that had one; runs write their logs to the logging setup or Airflow's task logs instead).
 ``push_to_hub`` is a thin wrapper over ``DatasetDict.push_to_hub``; it needs the Hugging Face Hub
 and a token, so it is not exercised by the offline test suite.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import posixpath
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,40 +25,234 @@ if TYPE_CHECKING:
     from airflow_dististage.planning import ExecutionPlan
     from airflow_dististage.runtime.store import BatchStore
 
+logger = logging.getLogger("airflow_dististage.distiset")
+
 DEFAULT_CONFIG = "default"
 TRAIN_SPLIT = "train"
+DISTISET_CONFIG_FOLDER = "distiset_configs"
+DISTISET_ARTIFACTS_FOLDER = "artifacts"
+PIPELINE_CONFIG_FILENAME = "pipeline.yaml"
+PIPELINE_LOG_FILENAME = "pipeline.log"
+CARD_FILENAME = "README.md"
 
 
 class Distiset(dict):
-    """Leaf step name -> ``DatasetDict`` (split ``train``); a single leaf is named ``default``."""
+    """Leaf step name -> ``DatasetDict`` (split ``train``); a single leaf is named ``default``.
 
-    def save_to_disk(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
-        """Saves every configuration under ``<path>/<name>/`` (``DatasetDict.save_to_disk``)."""
-        for name, dataset_dict in self.items():
-            # datasets writes no shard for a split without rows, and then cannot load it back.
-            empty = {split: 1 for split, dataset in dataset_dict.items() if dataset.num_rows == 0}
-            options = {**kwargs, "num_shards": {**empty, **kwargs.get("num_shards", {})}} if empty else kwargs
-            dataset_dict.save_to_disk(os.path.join(os.fspath(path), name), **options)
+    ``pipeline_config`` is the pipeline that made it, as ``pipeline.yaml`` holds it (None when
+    unknown); ``pipeline_log`` the text of its ``pipeline.log``, if it has one. ``pipeline_path``
+    and ``log_filename_path`` are those files in a Distiset loaded from a local folder, as in distilabel.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pipeline_config: dict[str, Any] | None = None
+        self.pipeline_log: str | None = None
+        self.pipeline_path: Path | None = None
+        self.log_filename_path: Path | None = None
+
+    def train_test_split(self, train_size: float, shuffle: bool = True, seed: int | None = None) -> Distiset:
+        """Splits each configuration's ``train`` rows into ``train`` (``train_size`` of them) and ``test``, in place.
+
+        Raises:
+            ValueError: ``train_size`` is not strictly between 0 and 1.
+        """
+        if not 0 < train_size < 1:
+            raise ValueError(f"train_size must be a float between 0 and 1, got {train_size!r}.")
+        for name, dataset in self.items():
+            if TRAIN_SPLIT not in dataset:
+                raise ValueError(
+                    f"Distiset configuration {name!r} has no {TRAIN_SPLIT!r} split to divide: {list(dataset)}."
+                )
+            self[name] = dataset[TRAIN_SPLIT].train_test_split(train_size=train_size, shuffle=shuffle, seed=seed)
+        return self
+
+    def save_to_disk(
+        self,
+        distiset_path: str | os.PathLike[str],
+        max_shard_size: str | int | None = None,
+        num_shards: int | dict[str, int] | None = None,
+        num_proc: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        save_card: bool = True,
+        save_pipeline_config: bool = True,
+        save_pipeline_log: bool = True,
+    ) -> None:
+        """Saves every configuration under ``<distiset_path>/<name>/`` and ``distiset_configs/`` beside
+        them (a local folder or an fsspec URL with ``storage_options``), with distilabel's arguments.
+
+        ``num_shards`` is one count for every split, or a count per split name.
+        """
+        import fsspec
+
+        if max_shard_size is not None and num_shards is not None:
+            raise ValueError("Distiset.save_to_disk takes max_shard_size or num_shards, not both.")
+        path = os.fspath(distiset_path)
+        filesystem, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        for name, dataset in self.items():
+            _save_dataset_dict(
+                dataset, filesystem, posixpath.join(root, name), posixpath.join(path, name),
+                max_shard_size, num_shards, num_proc, storage_options,
+            )
+        folder = posixpath.join(root, DISTISET_CONFIG_FOLDER)
+        filesystem.makedirs(folder, exist_ok=True)
+        config = _yaml_text(self._config()) if save_pipeline_config else None
+        files = {
+            CARD_FILENAME: self._card(posixpath.basename(root.rstrip("/")), config is not None) if save_card else None,
+            PIPELINE_CONFIG_FILENAME: config,
+            PIPELINE_LOG_FILENAME: self._log() if save_pipeline_log else None,
+        }
+        for filename, text in files.items():
+            if text is not None:
+                filesystem.pipe_file(posixpath.join(folder, filename), text.encode("utf-8"))
 
     @classmethod
-    def load_from_disk(cls, path: str | os.PathLike[str], **kwargs: Any) -> Distiset:
-        """Loads what :meth:`save_to_disk` wrote."""
+    def load_from_disk(
+        cls,
+        distiset_path: str | os.PathLike[str],
+        keep_in_memory: bool | None = None,
+        storage_options: dict[str, Any] | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
+    ) -> Distiset:
+        """Loads what :meth:`save_to_disk` wrote (or distilabel's ``save_to_disk``), from a folder or an
+        fsspec URL; ``download_dir`` first copies a remote Distiset there.
+
+        Raises:
+            FileNotFoundError: no folder there, or it holds no saved configuration.
+        """
+        import fsspec
         from datasets import load_from_disk
+        from fsspec.implementations.local import LocalFileSystem
 
-        root = os.fspath(path)
-        names = sorted(entry for entry in os.listdir(root) if os.path.isdir(os.path.join(root, entry)))
+        filesystem, root = fsspec.core.url_to_fs(os.fspath(distiset_path), **(storage_options or {}))
+        if not filesystem.isdir(root):
+            raise FileNotFoundError(f"No saved Distiset at {os.fspath(distiset_path)!r}: it is not a folder.")
+        if download_dir is not None and not isinstance(filesystem, LocalFileSystem):
+            filesystem.get(root.rstrip("/") + "/", os.fspath(download_dir), recursive=True)
+            return cls.load_from_disk(download_dir, keep_in_memory=keep_in_memory)
+        local = isinstance(filesystem, LocalFileSystem)
+        folders = sorted(
+            posixpath.basename(entry["name"].rstrip("/"))
+            for entry in filesystem.ls(root, detail=True)
+            if entry["type"] == "directory"
+        )
+        names = [name for name in folders if name not in (DISTISET_CONFIG_FOLDER, DISTISET_ARTIFACTS_FOLDER)]
         if not names:
-            raise FileNotFoundError(f"No saved Distiset configurations under {root!r}.")
-        return cls({name: load_from_disk(os.path.join(root, name), **kwargs) for name in names})
+            raise FileNotFoundError(f"No saved Distiset configurations under {os.fspath(distiset_path)!r}.")
+        distiset = cls()
+        for name in names:
+            location = posixpath.join(root, name)
+            distiset[name] = load_from_disk(
+                location if local else filesystem.unstrip_protocol(location),
+                keep_in_memory=keep_in_memory,
+                storage_options=storage_options,
+            )
+        config_folder = posixpath.join(root, DISTISET_CONFIG_FOLDER)
+        config_text = _read_text(filesystem, posixpath.join(config_folder, PIPELINE_CONFIG_FILENAME))
+        if config_text is not None:
+            from airflow_dististage.pipeline.serialization import loads
 
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> None:
-        """Pushes each configuration to the Hub dataset ``repo_id`` as ``config_name=<name>``."""
+            distiset.pipeline_config = loads(config_text, "yaml")
+        distiset.pipeline_log = _read_text(filesystem, posixpath.join(config_folder, PIPELINE_LOG_FILENAME))
+        if local:
+            for attribute, filename, text in (
+                ("pipeline_path", PIPELINE_CONFIG_FILENAME, config_text),
+                ("log_filename_path", PIPELINE_LOG_FILENAME, distiset.pipeline_log),
+            ):
+                if text is not None:
+                    setattr(distiset, attribute, Path(config_folder, filename))
+        return distiset
+
+    def push_to_hub(self, repo_id: str, private: bool = False, token: str | None = None, **kwargs: Any) -> None:
+        """Pushes each configuration to the Hub dataset ``repo_id`` as ``config_name=<name>``.
+
+        Only the data: the card, ``pipeline.yaml`` and the pipeline script are not uploaded, so
+        distilabel's ``generate_card`` and ``include_script`` are refused when true.
+        """
+        for option in ("generate_card", "include_script"):
+            if kwargs.pop(option, False):
+                raise NotImplementedError(
+                    f"Distiset.push_to_hub({option}=True) is not supported: pass {option}=False, or save_to_disk()"
+                    " the Distiset and upload its distiset_configs/ folder with huggingface_hub."
+                )
         for name, dataset_dict in self.items():
-            dataset_dict.push_to_hub(repo_id, config_name=name, **kwargs)
+            dataset_dict.push_to_hub(repo_id, config_name=name, private=private, token=token, **kwargs)
+
+    def _config(self) -> dict[str, Any] | None:
+        if self.pipeline_config is None and self.pipeline_path is not None and self.pipeline_path.exists():
+            from airflow_dististage.pipeline.serialization import read_file
+
+            return read_file(str(self.pipeline_path), "yaml")
+        return self.pipeline_config
+
+    def _log(self) -> str | None:
+        if self.pipeline_log is None and self.log_filename_path is not None and self.log_filename_path.exists():
+            return self.log_filename_path.read_text(encoding="utf-8")
+        return self.pipeline_log
+
+    def _card(self, name: str, has_pipeline: bool) -> str:
+        from airflow_dististage.distiset_card import render_card
+
+        rows, examples = {}, {}
+        for config, dataset in self.items():
+            first = dataset[TRAIN_SPLIT] if TRAIN_SPLIT in dataset else next(iter(dataset.values()))
+            rows[config] = first.num_rows
+            examples[config] = first[0] if first.num_rows else None
+        return render_card(name, rows, examples, has_pipeline)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{name!r}: {dataset_dict!r}" for name, dataset_dict in self.items())
         return f"Distiset({{{inner}}})"
+
+
+def _save_dataset_dict(
+    dataset: Any,
+    filesystem: Any,
+    folder: str,
+    url: str,
+    max_shard_size: str | int | None,
+    num_shards: int | dict[str, int] | None,
+    num_proc: int | None,
+    storage_options: dict[str, Any] | None,
+) -> None:
+    """``DatasetDict.save_to_disk`` with one shard for an empty split (``datasets`` would write none,
+    and then could not load it back, nor take a ``num_shards`` beside ``max_shard_size``)."""
+    from datasets import config
+
+    filesystem.makedirs(folder, exist_ok=True)
+    splits = json.dumps({"splits": list(dataset)}).encode()
+    filesystem.pipe_file(posixpath.join(folder, config.DATASETDICT_JSON_FILENAME), splits)
+    for split, rows in dataset.items():
+        shards = num_shards.get(split) if isinstance(num_shards, dict) else num_shards
+        if rows.num_rows == 0:
+            shards = 1
+        rows.save_to_disk(
+            posixpath.join(url, split),
+            max_shard_size=None if shards else max_shard_size,
+            num_shards=shards,
+            num_proc=num_proc,
+            storage_options=storage_options,
+        )
+
+
+def _yaml_text(config: Mapping[str, Any] | None) -> str | None:
+    """``config`` as ``pipeline.yaml`` text; None (with a warning) when it holds a value YAML cannot write."""
+    from airflow_dististage.mixins.serialization import SerializationError
+    from airflow_dististage.pipeline.serialization import dumps
+
+    if config is None:
+        return None
+    try:
+        return dumps(config, "yaml")
+    except SerializationError as error:
+        logger.warning("The Distiset is saved without pipeline.yaml: %s", error)
+        return None
+
+
+def _read_text(filesystem: Any, path: str) -> str | None:
+    if not filesystem.isfile(path):
+        return None
+    return filesystem.cat_file(path).decode("utf-8")
 
 
 def finished_outputs(
@@ -126,12 +328,14 @@ def create_distiset(
     plan: ExecutionPlan,
     fingerprints: Mapping[str, str],
     columns: Mapping[str, Sequence[str]] | None = None,
+    pipeline_config: dict[str, Any] | None = None,
 ) -> Distiset:
     """The Distiset of a finished run: each leaf step's rows in sequence order.
 
     ``fingerprints`` are the run's :func:`~airflow_dististage.runtime.lineage_fingerprints`;
     ``columns`` (``Pipeline.known_columns()``) are what a leaf without rows gets: a 0-row dataset
-    with those columns (with no ``columns``, it has none).
+    with those columns (with no ``columns``, it has none). ``pipeline_config`` is the pipeline's
+    ``dump()``, saved as ``pipeline.yaml`` with the Distiset.
 
     Raises:
         RuntimeError: a step has not finished, its output is stale, or one of its parts is missing.
@@ -149,4 +353,5 @@ def create_distiset(
         else:
             dataset = Dataset(table)
         distiset[name] = DatasetDict({TRAIN_SPLIT: dataset})
+    distiset.pipeline_config = pipeline_config
     return distiset

@@ -190,19 +190,22 @@ class CompiledPipeline:
         raise AirflowRescheduleException(now + timedelta(seconds=self.options.reschedule_seconds))
 
     def publish_distiset(self, asset: Asset) -> dict[str, Any]:
-        """Saves the run's Distiset under ``<output>/<dag_id>/<run folder>/`` and records it on the Asset."""
+        """Saves the run's Distiset (with the run's ``pipeline.yaml``) under ``<output>/<dag_id>/<run folder>/``
+        and records it on the Asset."""
         from airflow.sdk import get_current_context
 
         import fsspec
 
         from airflow_dististage.distiset import create_distiset
+        from airflow_dististage.pipeline.serialization import config_for_distiset
         from airflow_dististage.runtime import lineage_fingerprints
         from airflow_dististage.runtime.folders import safe_folder_name
 
         context = get_current_context()
         store = self.prepare_run(context)
         fingerprints = lineage_fingerprints(self.pipeline, self.plan)
-        distiset = create_distiset(store, self.plan, fingerprints, self.pipeline.known_columns())
+        config = config_for_distiset(self.pipeline)
+        distiset = create_distiset(store, self.plan, fingerprints, self.pipeline.known_columns(), pipeline_config=config)
         folders = f"{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
         path = f"{self.options.output.rstrip('/')}/{folders}"
         filesystem, folder = fsspec.core.url_to_fs(path)

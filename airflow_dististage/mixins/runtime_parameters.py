@@ -201,6 +201,8 @@ class Declarative:
     """
 
     _attribute_specs_cache: ClassVar[dict[type, dict[str, AttributeSpec]]] = {}
+    not_serialized: ClassVar[frozenset[str]] = frozenset()
+    """Declared attributes :meth:`dump` leaves out (a step's ``pipeline``)."""
 
     @classmethod
     def attribute_specs(cls) -> dict[str, AttributeSpec]:
@@ -231,6 +233,20 @@ class Declarative:
 
     def _post_init(self) -> None:
         """Hook for subclasses, called once every declared attribute is set."""
+
+    def dump(self) -> dict[str, Any]:
+        """The declared attributes as plain data plus ``type_info``, credentials left out (see
+        :mod:`~airflow_dististage.mixins.serialization`)."""
+        from airflow_dististage.mixins.serialization import dump_object
+
+        return dump_object(self, type(self).__name__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Builds an object from :meth:`dump`'s data; its ``type_info`` must name a subclass of ``cls``."""
+        from airflow_dististage.mixins.serialization import load_object
+
+        return load_object(data, cls, cls.__name__)
 
     def _validate_attributes(self) -> None:
         """Hook for subclasses: checks (and normalises) attribute values; raises naming the culprit.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import os
+import posixpath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import networkx as nx
 
 from airflow_dististage.mixins.runtime_parameters import suggest
+from airflow_dististage.pipeline import serialization
+from airflow_dististage.pipeline.requirements import checked_requirements, missing_requirements
 from airflow_dististage.planning import ExecutionPlan, build_plan
 from airflow_dististage.steps.base import _Step, as_columns, validate_step_name
 
@@ -34,9 +38,12 @@ class Pipeline:
             types) as pickled values. Off by default: reading a pickled value runs code, so anyone
             who can write to the batch store could run code in every worker. Without it such a
             value fails its step at once, naming the step, batch and column.
+        requirements: packages the pipeline needs (``"vllm>=0.8"``); ``run()`` checks they are
+            installed first, as distilabel does, and they are written to ``pipeline.yaml``.
 
     Raises:
         TypeError: ``name`` is not a string.
+        ValueError: a requirement is not a valid requirement string.
     """
 
     _building: ClassVar[list[Pipeline]] = []
@@ -47,6 +54,7 @@ class Pipeline:
         description: str | None = None,
         cache_dir: str | None = None,
         allow_pickle: bool = False,
+        requirements: list[str] | None = None,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Invalid pipeline name {name!r}: it must be a string, got {type(name).__name__}.")
@@ -54,6 +62,7 @@ class Pipeline:
         self.description = description
         self.cache_dir = cache_dir
         self.allow_pickle = bool(allow_pickle)
+        self.requirements = checked_requirements(requirements)
         self.dag = nx.DiGraph()
         self._steps: dict[str, _Step] = {}
 
@@ -191,12 +200,69 @@ class Pipeline:
                 )
             self._steps[step_name].set_runtime_parameters(values, owner=f"Step {step_name!r}")
 
+    def requirements_to_install(self) -> list[str]:
+        """The ``requirements`` whose packages are missing (or at a version they exclude)."""
+        return missing_requirements(self.requirements)
+
     # -- running -------------------------------------------------------------------------
     def run(self, **kwargs: Any) -> Distiset:
         """Runs the pipeline on this machine and returns its Distiset (see ``runtime.local``)."""
         from airflow_dististage.runtime.local import run_pipeline
 
         return run_pipeline(self, **kwargs)
+
+    def dry_run(
+        self, parameters: dict[str, dict[str, Any]] | None = None, batch_size: int = 1, dataset: Any = None
+    ) -> Distiset:
+        """Runs the pipeline on one batch of ``batch_size`` rows from each generator, reusing no cache.
+
+        The dry run keeps its batches apart from ``run()``'s and gives the generators back their own
+        ``batch_size`` afterwards, so a later ``run()`` is a complete, normal run; ``parameters`` stay
+        applied, as in distilabel. ``dataset`` feeds the first steps, as in ``run()``.
+        """
+        from airflow_dististage.runtime.local import dry_run_pipeline
+
+        return dry_run_pipeline(self, parameters=parameters, batch_size=batch_size, dataset=dataset)
+
+    # -- serialization ---------------------------------------------------------------------
+    def dump(self) -> dict[str, Any]:
+        """The pipeline in distilabel's ``pipeline.yaml`` shape (see ``pipeline.serialization``);
+        credentials are never included."""
+        return serialization.pipeline_to_dict(self)
+
+    def serialize(self, format: serialization.SaveFormat = "yaml") -> str:  # noqa: A002 - distilabel's name
+        """:meth:`dump` as YAML (or JSON) text."""
+        return serialization.dumps(self.dump(), format)
+
+    def save(
+        self, path: str | os.PathLike[str] | None = None, format: serialization.SaveFormat = "json"  # noqa: A002
+    ) -> None:
+        """Writes :meth:`dump` to ``path`` (a file, a folder for ``distilabel-file.<format>``, or the
+        current folder when None; fsspec URLs too), as distilabel's ``save``."""
+        target = os.fspath(path) if path is not None else os.getcwd()
+        if not posixpath.splitext(target)[1]:
+            target = posixpath.join(target, f"distilabel-file.{format}")
+        serialization.write_file(target, self.dump(), format)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pipeline:
+        """Builds a pipeline from :meth:`dump`'s data; every ``type_info`` must name a step or LLM class."""
+        return serialization.pipeline_from_dict(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> Pipeline:
+        """Builds a pipeline from a ``pipeline.yaml`` (a path or fsspec URL)."""
+        return cls.from_dict(serialization.read_file(os.fspath(path), "yaml"))
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Pipeline:
+        """Builds a pipeline from a JSON pipeline file."""
+        return cls.from_dict(serialization.read_file(os.fspath(path), "json"))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Pipeline:
+        """Builds a pipeline from a ``.json``, ``.yaml`` or ``.yml`` pipeline file."""
+        return cls.from_dict(serialization.read_file(os.fspath(path)))
 
     def to_airflow(self, **kwargs: Any) -> Any:
         """Compiles the pipeline to an Airflow DAG; same arguments as ``compile_pipeline``."""

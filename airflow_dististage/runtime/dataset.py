@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List
 
+from airflow_dististage.mixins.runtime_parameters import Field
 from airflow_dististage.steps.generators.data import LoadDataFromDicts
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
 
-_LOADERS: weakref.WeakKeyDictionary[Pipeline, LoadDataFromDicts] = weakref.WeakKeyDictionary()
+_LOADER_BASE_NAME = "load_data_from_dicts"
+
+
+class RunDatasetLoader(LoadDataFromDicts):
+    """The ``LoadDataFromDicts`` that ``run(dataset=...)`` adds (named ``load_data_from_dicts_<i>``).
+
+    Its rows are the run's input, not part of the pipeline: ``pipeline.yaml`` leaves them out, as
+    distilabel does (a large dataset would make every saved Distiset carry a copy), and a pipeline
+    built from that file takes them again from ``run(dataset=...)``.
+    """
+
+    not_serialized: ClassVar[frozenset[str]] = frozenset({"pipeline", "data"})
+
+    data: List[Dict[str, Any]] = Field(default_factory=list, description="The run's rows.")
 
 
 def dataset_rows(dataset: Any) -> tuple[list[dict[str, Any]], list[str] | None]:
@@ -33,7 +46,8 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
     """Feeds ``dataset`` to the pipeline's first steps through a ``LoadDataFromDicts`` loader.
 
     The loader is connected to every step without a predecessor. Running again with another
-    dataset reuses the loader with the new rows.
+    dataset (or a pipeline built from the ``pipeline.yaml`` of such a run) reuses the loader with
+    the new rows.
 
     Raises:
         ValueError: the pipeline already has a generator step of its own, or ``batch_size``
@@ -42,7 +56,7 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"dataset_batch_size must be an integer >= 1, got {batch_size!r}.")
     rows, columns = dataset_rows(dataset)
-    loader = _LOADERS.get(pipeline)
+    loader = next((step for step in pipeline.steps.values() if isinstance(step, RunDatasetLoader)), None)
     if loader is None:
         own_generators = [name for name, step in pipeline.steps.items() if step.is_generator]
         if own_generators:
@@ -51,9 +65,14 @@ def attach_dataset(pipeline: Pipeline, dataset: Any, batch_size: int) -> LoadDat
                 " pass dataset= only to a pipeline whose first steps take input rows."
             )
         roots = [step for name, step in pipeline.steps.items() if not any(pipeline.dag.predecessors(name))]
-        loader = LoadDataFromDicts(pipeline=pipeline, data=rows, columns=columns, batch_size=batch_size)
+        loader = RunDatasetLoader(
+            name=pipeline.free_step_name(_LOADER_BASE_NAME),
+            pipeline=pipeline,
+            data=rows,
+            columns=columns,
+            batch_size=batch_size,
+        )
         loader.connect(*roots)
-        _LOADERS[pipeline] = loader
     else:
         loader.data = rows
         loader.columns = columns

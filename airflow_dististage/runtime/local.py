@@ -7,6 +7,7 @@ codes and draws progress, so a child that dies (even by SIGKILL) cannot hang the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import math
@@ -16,12 +17,13 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from multiprocessing.connection import wait as wait_for_exits
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from airflow_dististage.pipeline.serialization import config_for_distiset
 from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from airflow_dististage.distiset import Distiset
     from airflow_dististage.pipeline.base import Pipeline
     from airflow_dististage.planning import ExecutionPlan, StagePlan
+    from airflow_dististage.steps.base import GeneratorStep
 
 logger = logging.getLogger("airflow_dististage.runtime")
 
@@ -45,6 +48,9 @@ LOCAL_RUN_ID = "local"
 steps. Steps live there under their lineage fingerprint, so pipelines that share a name but not a
 step's code, configuration or inputs never share its files; two live runs needing the same step
 output take turns (see :mod:`~airflow_dististage.runtime.locks`)."""
+
+DRY_RUN_ID = "dry_run"
+"""Run id of dry runs (``Pipeline.dry_run``): their one-batch outputs never stand in for a normal run's."""
 
 _CHILD_EXIT_FAILED = 1
 _MAX_WAIT = 0.5
@@ -81,6 +87,7 @@ def run_pipeline(
     *,
     show_progress: bool | None = None,
     heartbeat_timeout: float = 60.0,
+    run_id: str = LOCAL_RUN_ID,
 ) -> Distiset:
     """Runs ``pipeline`` on this machine and returns its Distiset.
 
@@ -98,17 +105,29 @@ def run_pipeline(
             with the step processes and cannot be used here.
         show_progress: draw a live table per step (default: when stdout is a terminal).
         heartbeat_timeout: seconds of silence after which a running step counts as dead.
+        run_id: the run folder in the store; runs reuse each other's steps only within one folder.
+
+    A step declaring GPUs runs without a GPU claim on a host that has none, as in distilabel (one
+    warning per step); an LLM that cannot work without a GPU then fails the step with its own error.
 
     Raises:
-        ValueError: the plan cannot run on this host (a step needs more GPUs than it has);
-            raised before any step runs.
+        ModuleNotFoundError: a package of ``Pipeline(requirements=...)`` is not installed.
+        ValueError: the plan cannot run on this host (a step needs more GPUs than a host with GPUs
+            has); raised before any step runs.
         StepFailedError: a step failed; the other steps of its stage are stopped.
     """
+    missing = pipeline.requirements_to_install()
+    if missing:
+        raise ModuleNotFoundError(
+            f"Pipeline {pipeline.name!r} needs packages that are not installed: {missing}."
+            f" Install them (pip install {' '.join(repr(requirement) for requirement in missing)}) and run again."
+        )
     if dataset is not None:
         attach_dataset(pipeline, dataset, dataset_batch_size)
     pipeline.set_runtime_parameters(parameters)
     plan = pipeline.plan(load_groups)
-    store = _open_store(pipeline, storage_parameters)
+    config = config_for_distiset(pipeline)
+    store = _open_store(pipeline, storage_parameters, run_id)
     recompute = set(plan.steps) if not use_cache else _steps_without_cache(pipeline)
     run_incarnation = uuid.uuid4().hex  # recomputed steps are recomputed once in this run, then resumed
     fingerprints = lineage_fingerprints(pipeline, plan)
@@ -131,29 +150,86 @@ def run_pipeline(
         ]
         for stage in plan.stages
     ]
-    _check_gpus(plan)
+    gpus = _gpu_claims(plan)
     preload_converters()
     for stage, executions in zip(plan.stages, stages):
         with hold_step_locks(_lock_keys(executions), f"pipeline {pipeline.name!r}, stage {stage.index}"):
             pending = [execution for execution in executions if not execution.is_finished()]
             if pending:
-                _run_stage(stage, pending, plan, store, fingerprints, show_progress)
+                _run_stage(stage, pending, plan, store, fingerprints, show_progress, gpus)
     from airflow_dististage.distiset import create_distiset
 
     every_output = [key for executions in stages for key in _lock_keys(executions)]
     with hold_step_locks(every_output, f"pipeline {pipeline.name!r}, Distiset"):  # no run replaces them meanwhile
-        return create_distiset(store, plan, fingerprints, pipeline.known_columns())
+        return create_distiset(store, plan, fingerprints, pipeline.known_columns(), pipeline_config=config)
+
+
+def dry_run_pipeline(
+    pipeline: Pipeline,
+    parameters: dict[str, dict[str, Any]] | None = None,
+    batch_size: int = 1,
+    dataset: Any = None,
+) -> Distiset:
+    """``Pipeline.dry_run``: every generator yields one batch of ``batch_size`` rows, nothing is reused.
+
+    As in distilabel, ``parameters`` stay applied afterwards; the generators' own ``batch_size``
+    comes back. The dry run's batches live in their own run folder (:data:`DRY_RUN_ID`), so the
+    one-batch outputs are never taken for a finished normal run.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"dry_run batch_size must be an integer >= 1, got {batch_size!r}.")
+    if dataset is not None:
+        attach_dataset(pipeline, dataset, batch_size)
+    generators = [step for step in pipeline.steps.values() if step.is_generator]
+    own_batch_sizes = {step.name: step.batch_size for step in generators}
+    values = dict(parameters or {})
+    for step in generators:
+        values[step.name] = {**values.get(step.name, {}), "batch_size": batch_size}
+    try:
+        with _first_batch_only(generators):
+            return run_pipeline(pipeline, parameters=values, use_cache=False, run_id=DRY_RUN_ID)
+    finally:
+        for step in generators:
+            step.set_runtime_parameters({"batch_size": own_batch_sizes[step.name]})
+
+
+@contextlib.contextmanager
+def _first_batch_only(generators: list[GeneratorStep]) -> Iterator[None]:
+    """Makes each generator's ``process`` yield its first batch only (at most ``batch_size`` rows), as the last.
+
+    The step processes are forked from this one while it is in effect, so they run the same.
+    """
+    for generator in generators:
+        object.__setattr__(generator, "process", _first_batch(generator))
+    try:
+        yield
+    finally:
+        for generator in generators:
+            generator.__dict__.pop("process", None)
+
+
+def _first_batch(generator: GeneratorStep) -> Any:
+    process, resumes = generator.process, generator.resumes_from_offset
+
+    def first_batch(offset: int = 0) -> Iterator[Any]:
+        for item in process(offset) if resumes else process():
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], list):
+                item = (item[0][: generator.batch_size], True)
+            yield item  # anything else: the executor reports it
+            return
+
+    return first_batch
 
 
 def _lock_keys(executions: list[StepExecution]) -> list[str]:
     return [f"{execution.data.path}#{execution.replica}" for execution in executions]
 
 
-def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -> BatchStore:
+def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None, run_id: str) -> BatchStore:
     """The batch store of local runs, at ``storage_parameters["path"]`` or the cache folder."""
     options = dict(storage_parameters or {})
     path = options.pop("path", None) or default_cache_dir(pipeline)
-    store = BatchStore(path, pipeline.name, LOCAL_RUN_ID, options, allow_pickle=pipeline.allow_pickle)
+    store = BatchStore(path, pipeline.name, run_id, options, allow_pickle=pipeline.allow_pickle)
     protocols = store.fs.protocol if isinstance(store.fs.protocol, tuple) else (store.fs.protocol,)
     if "memory" in protocols:
         raise ValueError(
@@ -163,18 +239,33 @@ def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None) -
     return store
 
 
-def _check_gpus(plan: ExecutionPlan) -> None:
-    """Raises naming the first step whose replicas each need more GPUs than this host has."""
+def _gpu_claims(plan: ExecutionPlan) -> dict[str, int]:
+    """The GPUs each replica of a step claims: what it declares, or none on a host without GPUs.
+
+    Such a step runs anyway, as in distilabel, after one warning naming it.
+
+    Raises:
+        ValueError: on a host with GPUs, a step needs more per replica than the host has.
+    """
     needs = {name: step_plan.gpus_per_replica for name, step_plan in plan.steps.items() if step_plan.gpus_per_replica}
     if not needs:
-        return
+        return {}
     available = host_gpus()
+    if not available:
+        for name, gpus in needs.items():
+            logger.warning(
+                "Step %r declares %d GPU(s) per replica but this host has none: it runs without a GPU"
+                " (an LLM that needs one fails with its own error).",
+                name, gpus,
+            )
+        return {}
     for name, gpus in needs.items():
         if gpus > len(available):
             raise ValueError(
                 f"Step {name!r} needs {gpus} GPU(s) per replica but this host has {len(available)}"
-                f" ({available or 'none'}); lower its StepResources(gpus=...) or run on a bigger machine."
+                f" ({available}); lower its StepResources(gpus=...) or run on a bigger machine."
             )
+    return needs
 
 
 def _steps_without_cache(pipeline: Pipeline) -> set[str]:
@@ -193,6 +284,7 @@ def _run_stage(
     store: BatchStore,
     fingerprints: Mapping[str, str],
     show_progress: bool,
+    gpus: Mapping[str, int],
 ) -> None:
     logger.info("stage %d: running %s", stage.index, [repr(execution) for execution in executions])
     for execution in executions:
@@ -210,7 +302,7 @@ def _run_stage(
         for execution in executions:
             process = context.Process(
                 target=_child_main,
-                args=(execution, plan.steps[execution.step_name].gpus_per_replica),
+                args=(execution, gpus.get(execution.step_name, 0)),
                 name=f"dististage-{execution.step_name}-{execution.replica}",
             )
             process.start()

@@ -84,6 +84,7 @@ class _Step(Declarative):
     """Common base of every step kind; use :class:`Step`, :class:`GeneratorStep` or :class:`GlobalStep`."""
 
     kind: ClassVar[str] = "normal"
+    not_serialized: ClassVar[frozenset[str]] = frozenset({"pipeline"})
 
     name: Optional[str] = None
     resources: StepResources = Field(default_factory=StepResources)
@@ -208,6 +209,14 @@ class _Step(Declarative):
 
     def _extra_fingerprint(self) -> dict[str, str]:
         return {}
+
+    def dump(self) -> dict[str, Any]:
+        """The step as distilabel's ``pipeline.yaml`` holds it: attributes (credentials left out),
+        ``runtime_parameters_info`` and ``type_info``."""
+        from airflow_dististage.mixins.serialization import dump_object, runtime_parameters_info
+
+        extra = {"runtime_parameters_info": runtime_parameters_info(self)}
+        return dump_object(self, f"Step {self.name!r}", extra)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

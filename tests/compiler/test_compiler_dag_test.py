@@ -23,6 +23,11 @@ def test_the_seed_dag_runs_end_to_end_with_params(airflow_env, dag_runs):
     rows = distiset["default"]["train"]
     assert rows.num_rows == 50
     assert set(rows["response"]) == {"HI"}
+    config = distiset.pipeline_config["pipeline"]  # the run's pipeline.yaml, with the run's Params applied
+    steps = {entry["name"]: entry["step"] for entry in config["steps"]}
+    assert list(steps) == ["load_data_from_dicts_0", "dummy_step_0", "global_dummy_step_0", "dummy_step_1"]
+    assert steps["dummy_step_0"]["input_batch_size"] == 7
+    assert distiset.pipeline_path.name == "pipeline.yaml"
     (lineage,) = _run_folder(airflow_env, "AIRFLOW__DISTISTAGE__STORE", "seed_pipeline", folder, "dummy_step_0").iterdir()
     assert len(list((lineage / "parts").iterdir())) == 8  # 50 rows in batches of input_batch_size=7, from the run's conf
 
