@@ -16,7 +16,7 @@ from typing import Optional
 import pytest
 from pydantic import BaseModel
 
-from airflow_dististage.llms import OpenAILLM, TransformersLLM, vLLM
+from airflow_dististage.llms import InferenceEndpointsLLM, OpenAILLM, TransformersLLM, vLLM
 from airflow_dististage.llms.vllm import guided_decoding_kwargs
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.steps.tasks import TextGeneration
@@ -76,12 +76,13 @@ def test_a_string_schema_without_format_is_a_regex_as_in_distilabel() -> None:
         (vLLM, {"schema": "(unclosed"}, ValueError, "is not a valid regex"),
         (vLLM, {"schema": 42}, TypeError, "must be a regex string|must be a JSON schema"),
         (vLLM, "json", TypeError, r"vLLM.structured_output must be a dict"),
-        (vLLM, {"schema": "{not json", "format": "json"}, ValueError, "is a string but not JSON"),
+        (InferenceEndpointsLLM, {"schema": "{not json", "format": "json"}, ValueError, "is a string but not JSON"),
     ],
 )
 def test_bad_structured_outputs_fail_at_build_naming_the_llm(llm_class, given, error, message) -> None:
+    base = {"base_url": "http://127.0.0.1:9"} if llm_class is InferenceEndpointsLLM else {"model": "m"}
     with pytest.raises(error, match=message):
-        llm_class(model="m", structured_output=given)
+        llm_class(**base, structured_output=given)
 
 
 def test_the_schema_is_a_json_param_and_part_of_the_fingerprint() -> None:
@@ -110,7 +111,7 @@ def test_a_dag_file_with_a_pydantic_schema_imports_nothing_heavy() -> None:
         """
         import sys
         from pydantic import BaseModel
-        from airflow_dististage.models.llms import OpenAILLM, TransformersLLM, vLLM
+        from airflow_dististage.models.llms import InferenceEndpointsLLM, OpenAILLM, TransformersLLM, vLLM
         from airflow_dististage.pipeline import Pipeline
         from airflow_dististage.steps.tasks import TextGeneration
 
@@ -122,6 +123,7 @@ def test_a_dag_file_with_a_pydantic_schema_imports_nothing_heavy() -> None:
                 OpenAILLM(model="m", structured_output={"schema": Person}),
                 TransformersLLM(model="m", structured_output={"schema": Person}),
                 vLLM(model="m", structured_output={"schema": Person}),
+                InferenceEndpointsLLM(base_url="http://tgi:8080", structured_output={"schema": Person}),
             ):
                 TextGeneration(llm=llm)
         heavy = {"torch", "transformers", "vllm", "openai", "datasets", "huggingface_hub", "airflow"}
