@@ -61,7 +61,6 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
     def _post_init(self) -> None:
         self._engine: Any = None
         self._tokenizer: Any = None
-        self._guided: Dict[str, Any] = {}
         super()._post_init()
 
     def _validate_attributes(self) -> None:
@@ -115,7 +114,7 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
         if self.structured_output is not None:
             from vllm import sampling_params
 
-            self._guided = guided_decoding_kwargs(self.structured_output, sampling_params)
+            guided_decoding_kwargs(self.structured_output, sampling_params)  # fails before the GPU is taken
         self._engine = VllmEngine(
             model=self.model,
             dtype=self.dtype,
@@ -130,7 +129,7 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
 
     def unload(self) -> None:
         """Stops the engine and frees its GPU memory so another model can load."""
-        engine, self._engine, self._tokenizer, self._guided = self._engine, None, None, {}
+        engine, self._engine, self._tokenizer = self._engine, None, None
         if engine is None:
             return
         llm_engine = getattr(engine, "llm_engine", None)
@@ -181,13 +180,15 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
             seed: per-request sampling seed (the engine's seed when not given).
             extra_sampling_params: more keyword arguments for ``vllm.SamplingParams``.
         """
-        from vllm import SamplingParams
+        from vllm import SamplingParams, sampling_params
 
         if self._engine is None:
             raise RuntimeError(f"vLLM model {self.model!r} is not loaded: call load() first.")
         tokenizer = self._tokenizer
         texts = [render_chat(tokenizer, chat, self.chat_template) for chat in inputs]
         prompts = [{"prompt_token_ids": tokenizer.encode(text, add_special_tokens=False)} for text in texts]
+        structured = self.structured_output
+        guided = guided_decoding_kwargs(structured, sampling_params) if structured is not None else {}
         sampling = SamplingParams(
             n=num_generations,
             max_tokens=max_new_tokens,
@@ -202,7 +203,7 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
             include_stop_str_in_output=include_stop_str_in_output,
             seed=seed,
             **({"top_k": top_k} if top_k > 0 else {}),
-            **self._guided,
+            **guided,
             **(extra_sampling_params or {}),
         )
         results = self._engine.generate(prompts, sampling, use_tqdm=False)
@@ -223,7 +224,8 @@ def guided_decoding_kwargs(structured_output: Dict[str, Any], sampling_params: A
 
     ``sampling_params`` is the ``vllm.sampling_params`` module: newer vLLM has
     ``StructuredOutputsParams`` (keyword ``structured_outputs``), older ``GuidedDecodingParams``
-    (keyword ``guided_decoding``); both take ``json=``/``regex=`` and ``whitespace_pattern=``.
+    (keyword ``guided_decoding``); both take ``json=``/``regex=`` and ``whitespace_pattern=``. Each
+    call makes a new params object (vLLM records its backend choice on it).
     """
     options = {structured_output["format"]: structured_output["schema"]}
     if "whitespace_pattern" in structured_output:
