@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import os
 import threading
@@ -58,6 +59,12 @@ class AsyncLLM(LLM):
     max_concurrency: RuntimeParameter[int] = Field(
         default=None, description="Most agenerate calls in flight at once (all of a batch when not set)."
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("agenerate")
+        if method is not None and not inspect.iscoroutinefunction(inspect.unwrap(method)):
+            raise TypeError(f"{cls.__name__}.agenerate must be a coroutine function: define it with `async def`.")
 
     def _validate_attributes(self) -> None:
         super()._validate_attributes()

@@ -85,7 +85,8 @@ class RemoteLLM(AsyncLLM):
             return None
         return (
             f"{type(self).__name__} model {self.model_name!r}: the server refused the request with {status}"
-            f" ({self._describe_error(error)}). Check the model name and the credentials ({self._credentials_hint})."
+            f" ({self._describe_error(error)}). Check the model name and the credentials"
+            f" ({self._credentials_hint})."
         )
 
     async def _send(self, request: Callable[[], Awaitable[_T]]) -> _T:

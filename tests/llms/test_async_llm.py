@@ -182,6 +182,14 @@ def test_generation_kwargs_are_the_parameters_of_agenerate() -> None:
         RendezvousLLM(max_concurrency=0)
 
 
+def test_a_plain_def_agenerate_is_refused_when_the_class_is_defined() -> None:
+    with pytest.raises(TypeError, match=r"Blocking.agenerate must be a coroutine function: define it with `async def`"):
+
+        class Blocking(AsyncLLM):
+            def agenerate(self, input, num_generations: int = 1):  # noqa: A002
+                return {"generations": ["x"] * num_generations}
+
+
 def test_unload_stops_the_event_loop_and_a_later_generate_starts_another(llm: RendezvousLLM) -> None:
     llm.generate(_chats("a", "b", "c", "d"))
     thread = llm._runner().thread
