@@ -5,7 +5,9 @@ Importing this package imports no model library: each LLM imports its own in ``l
 
 from __future__ import annotations
 
+from airflow_dististage.llms.async_llm import AsyncLLM
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, LLMStatistics
+from airflow_dististage.llms.inference_endpoints import InferenceEndpointsLLM
 from airflow_dististage.llms.openai import OpenAILLM
 from airflow_dististage.llms.secret import Secret
 from airflow_dististage.llms.transformers import TransformersLLM
@@ -13,8 +15,10 @@ from airflow_dististage.llms.vllm import vLLM
 
 __all__ = [
     "LLM",
+    "AsyncLLM",
     "ChatType",
     "GenerateOutput",
+    "InferenceEndpointsLLM",
     "LLMStatistics",
     "OpenAILLM",
     "Secret",

@@ -3,6 +3,10 @@
 An LLM is a :class:`~airflow_dististage.mixins.runtime_parameters.Declarative` object: building one
 imports and loads nothing heavy. ``load()`` runs once per step execution (it may take a GPU),
 ``generate()`` runs once per batch, ``unload()`` gives everything back.
+
+A row the model could not answer is not a failed batch: its output has ``None`` generations and an
+``error`` (:func:`failed_output`), which tasks write to ``distilabel_metadata``. Only a problem every
+row would share (refused credentials, an unknown model) fails the step (:class:`FatalLLMError`).
 """
 
 from __future__ import annotations
@@ -24,19 +28,46 @@ from airflow_dististage.mixins.runtime_parameters import (
 )
 from airflow_dististage.typing import ChatType, GenerateOutput, LLMStatistics
 
-__all__ = ["LLM", "ChatType", "GenerateOutput", "LLMStatistics", "release_gpu_memory"]
+__all__ = [
+    "LLM",
+    "ChatType",
+    "FatalLLMError",
+    "GenerateOutput",
+    "GenerationError",
+    "LLMStatistics",
+    "failed_output",
+    "release_gpu_memory",
+]
 
-_NOT_GENERATION_PARAMETERS = ("self", "inputs", "num_generations")
+_NOT_GENERATION_PARAMETERS = ("self", "inputs", "input", "num_generations")
+
+
+class GenerationError(Exception):
+    """One row could not be answered; the message (already free of secrets) becomes that row's error."""
+
+
+class FatalLLMError(RuntimeError):
+    """Every row would fail the same way (refused credentials, unknown model): the step fails."""
+
+
+def failed_output(num_generations: int, error: str) -> GenerateOutput:
+    """The output of a row the LLM could not answer: ``None`` generations and statistics, and why."""
+    return {
+        "generations": [None] * num_generations,
+        "statistics": {"input_tokens": [None] * num_generations, "output_tokens": [None] * num_generations},
+        "error": error,
+    }
 _DOC_ARGUMENT = re.compile(r"^\s*(\w+):\s*(.*)$")
 
 
 class LLM(Declarative):
     """Base of the language models a task generates with.
 
-    Subclasses implement ``load``, ``unload``, ``model_name`` and ``generate``. The keyword
-    parameters of their ``generate`` (documented in its ``Args:`` section) are what
-    ``generation_kwargs`` accepts, and become runtime parameters (Airflow Params): they shape the
-    requests an LLM sends, never where they go nor what it loads, so a run's conf may set them.
+    Subclasses implement ``load``, ``unload``, ``model_name`` and ``generate`` (or, for an
+    :class:`~airflow_dististage.llms.async_llm.AsyncLLM`, ``agenerate``). The keyword parameters of
+    that method (documented in its ``Args:`` section) are what ``generation_kwargs`` accepts, and
+    become runtime parameters (Airflow Params): they shape the requests an LLM sends, never where
+    they go nor what it loads, so a run's conf may set them.
     """
 
     generation_kwargs: RuntimeParameter[Dict[str, Any]] = Field(
@@ -50,12 +81,13 @@ class LLM(Declarative):
                 f"{type(self).__name__}.generation_kwargs must be a dict, got {self.generation_kwargs!r}."
             )
         known = self.generation_parameters()
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(type(self).generate).parameters.values())
+        method = type(self).generation_method()
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(method).parameters.values())
         for key in self.generation_kwargs:
             if key not in known and not takes_any:
                 raise ValueError(
                     f"{type(self).__name__}.generation_kwargs has {key!r}, which is not a parameter of its"
-                    f" generate().{suggest(key, known)} Parameters: {sorted(known)}."
+                    f" {method.__name__}().{suggest(key, known)} Parameters: {sorted(known)}."
                 )
 
     # -- life cycle ----------------------------------------------------------------------
@@ -76,6 +108,12 @@ class LLM(Declarative):
         """Generates ``num_generations`` texts for each chat in ``inputs`` (one output per input)."""
         raise NotImplementedError(f"{type(self).__name__} must implement generate().")
 
+    def generate_outputs(
+        self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any
+    ) -> List[GenerateOutput]:
+        """distilabel's entry point for calling an LLM directly: the same as ``generate``."""
+        return self.generate(inputs, num_generations=num_generations, **generation_kwargs)
+
     # -- resources -----------------------------------------------------------------------
     def agree_gpus(self, step_name: str, gpus: int | None) -> int | None:
         """The GPUs per replica a step using this LLM needs, given the ``gpus`` it declares.
@@ -87,9 +125,14 @@ class LLM(Declarative):
 
     # -- runtime parameters --------------------------------------------------------------
     @classmethod
+    def generation_method(cls) -> Any:
+        """The method whose keyword parameters ``generation_kwargs`` sets: ``generate``."""
+        return cls.generate
+
+    @classmethod
     def generation_parameters(cls) -> dict[str, inspect.Parameter]:
-        """The keyword parameters of this class's ``generate`` that ``generation_kwargs`` may set."""
-        signature = inspect.signature(cls.generate)
+        """The keyword parameters of this class's generation method that ``generation_kwargs`` may set."""
+        signature = inspect.signature(cls.generation_method())
         return {
             name: parameter
             for name, parameter in signature.parameters.items()
@@ -98,16 +141,17 @@ class LLM(Declarative):
         }
 
     def runtime_parameters(self) -> dict[str, RuntimeParameterInfo]:
-        """Runtime parameters, with one child of ``generation_kwargs`` per ``generate`` parameter."""
+        """Runtime parameters, with one child of ``generation_kwargs`` per generation parameter."""
         params = super().runtime_parameters()
         info = params.get("generation_kwargs")
         if info is None:
             return params
+        method = type(self).generation_method()
         try:
-            hints = typing.get_type_hints(type(self).generate)
+            hints = typing.get_type_hints(method)
         except (NameError, TypeError):  # an annotation this module cannot resolve: leave types unknown
             hints = {}
-        descriptions = _argument_descriptions(type(self).generate)
+        descriptions = _argument_descriptions(method)
         info.children = {}
         for name, parameter in self.generation_parameters().items():
             required = parameter.default is parameter.empty and name not in self.generation_kwargs

@@ -1,32 +1,24 @@
 """``OpenAILLM``: any OpenAI-compatible chat-completions server (OpenAI, a vLLM server, ...).
 
-Requests run on a thread pool capped at ``max_concurrency``; each is retried with exponential
-backoff on 408/409/429/5xx, timeouts and connection errors. A row whose retries run out gets
-``None`` generations and its error, instead of failing the batch. Refused credentials (401/403) or
-an unknown model (404) fail the step: every row would fail the same way.
+An :class:`~airflow_dististage.llms.remote.RemoteLLM`: one request per chat, ``max_concurrency`` at a
+time, retried with backoff; a row whose retries run out gets ``None`` and its error. With
+``structured_output`` each request carries the JSON schema as ``response_format`` and each
+generation is the JSON text the server returned.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import random
-import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
-from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput
+from airflow_dististage.llms.base import ChatType, FatalLLMError, GenerateOutput
+from airflow_dististage.llms.remote import RemoteLLM
 from airflow_dististage.llms.secret import Secret
+from airflow_dististage.llms.structured_output import StructuredOutputMixin, json_schema_response_format
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 
-logger = logging.getLogger(__name__)
 
-_RETRYABLE_STATUS = (408, 409, 429)
-_FATAL_STATUS = (401, 403, 404)
-_MAX_BACKOFF_SECONDS = 60.0
-
-
-class OpenAILLM(LLM):
+class OpenAILLM(StructuredOutputMixin, RemoteLLM):
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Credentials come from ``api_key``, else the password of the Airflow connection ``conn_id``
@@ -41,45 +33,29 @@ class OpenAILLM(LLM):
         base_url: the API root, e.g. ``http://127.0.0.1:8000/v1`` (OpenAI's when not set anywhere).
         api_key: the key; prefer ``conn_id`` or the environment so the DAG file holds no secret.
         conn_id: an Airflow connection: password = key, host = base URL (see ``_connection_url``).
+        structured_output: ``{"format": "json", "schema": <JSON schema or pydantic model class>}``;
+            sent as ``response_format`` of type ``json_schema``.
         max_concurrency: most requests in flight at once (per step replica).
         timeout: seconds one request may take.
         max_retries: retries of a request after its first attempt.
         retry_backoff: seconds before the first retry; doubles with each retry (at most 60 s).
     """
 
+    _credentials_hint: ClassVar[str] = "conn_id / OPENAI_API_KEY"
+
     model: str
     base_url: RuntimeParameter[str] = Field(
         default=None, run_conf=False, description="The API root URL, e.g. http://host:8000/v1."
     )
-    api_key: Optional[Any] = None
     conn_id: Optional[str] = None
-    max_concurrency: RuntimeParameter[int] = Field(default=16, description="Most requests in flight at once.")
-    timeout: RuntimeParameter[float] = Field(default=120.0, description="Seconds one request may take.")
-    max_retries: RuntimeParameter[int] = Field(default=6, description="Retries of a failed request.")
-    retry_backoff: RuntimeParameter[float] = Field(
-        default=1.0, description="Seconds before the first retry; doubles with each retry."
-    )
-
-    def _post_init(self) -> None:
-        if self.api_key is not None:
-            self.api_key = Secret(self.api_key)
-        self._client: Any = None
-        self._secret: Secret | None = None
-        super()._post_init()
 
     def _validate_attributes(self) -> None:
         super()._validate_attributes()
-        checks = (
-            ("max_concurrency", self.max_concurrency, 1),
-            ("max_retries", self.max_retries, 0),
-        )
-        for name, value, minimum in checks:
-            if not isinstance(value, int) or value < minimum:
-                raise ValueError(f"OpenAILLM.{name} must be an integer >= {minimum}, got {value!r}.")
-        if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
-            raise ValueError(f"OpenAILLM.timeout must be a positive number of seconds, got {self.timeout!r}.")
-        if not isinstance(self.retry_backoff, (int, float)) or self.retry_backoff < 0:
-            raise ValueError(f"OpenAILLM.retry_backoff must be a number of seconds >= 0, got {self.retry_backoff!r}.")
+        if self.structured_output is not None and self.generation_kwargs.get("response_format") is not None:
+            raise ValueError(
+                f"OpenAILLM(model={self.model!r}) has both structured_output and"
+                " generation_kwargs['response_format']: structured_output sets the response format, keep one."
+            )
 
     @property
     def model_name(self) -> str:
@@ -87,7 +63,7 @@ class OpenAILLM(LLM):
 
     # -- life cycle ----------------------------------------------------------------------
     def load(self) -> None:
-        """Resolves the endpoint and credentials and opens the HTTP client."""
+        """Resolves the endpoint and credentials and opens the async HTTP client."""
         try:
             import openai
         except ImportError as error:
@@ -95,15 +71,16 @@ class OpenAILLM(LLM):
                 "OpenAILLM needs the openai package: pip install 'airflow-dististage[openai]'."
             ) from error
         base_url, self._secret = self._resolve_endpoint()
-        self._client = openai.OpenAI(
+        self._client = openai.AsyncOpenAI(
             api_key=self._secret.reveal(), base_url=base_url, timeout=self.timeout, max_retries=0
         )
 
     def unload(self) -> None:
-        """Closes the HTTP client."""
+        """Closes the HTTP client, then stops the event loop."""
         client, self._client = self._client, None
         if client is not None:
-            client.close()
+            self.run_coroutine(client.close())
+        super().unload()
 
     def _resolve_endpoint(self) -> tuple[str | None, Secret]:
         base_url, secret = self.base_url, self.api_key
@@ -126,10 +103,15 @@ class OpenAILLM(LLM):
             secret = Secret("EMPTY")  # self-hosted servers (vLLM) accept any key unless told otherwise
         return base_url, secret
 
+    def _is_transient(self, error: BaseException) -> bool:
+        import openai
+
+        return isinstance(error, openai.APIConnectionError) or super()._is_transient(error)
+
     # -- generation ----------------------------------------------------------------------
-    def generate(  # type: ignore[override]
+    async def agenerate(  # type: ignore[override]
         self,
-        inputs: List[ChatType],
+        input: ChatType,  # noqa: A002 - distilabel's name
         num_generations: int = 1,
         max_new_tokens: int = 128,
         temperature: float = 1.0,
@@ -138,13 +120,14 @@ class OpenAILLM(LLM):
         presence_penalty: float = 0.0,
         stop: Optional[List[str]] = None,
         seed: Optional[int] = None,
+        response_format: Optional[Dict[str, Any]] = None,
         extra_body: Optional[Dict[str, Any]] = None,
-    ) -> List[GenerateOutput]:
-        """Sends one chat-completions request per chat, ``max_concurrency`` at a time.
+    ) -> GenerateOutput:
+        """Sends one chat-completions request for the chat.
 
         Args:
-            inputs: chats to answer.
-            num_generations: generations per chat (the request's ``n``).
+            input: the chat to answer.
+            num_generations: generations for the chat (the request's ``n``).
             max_new_tokens: most tokens generated per generation (``max_tokens``).
             temperature: sampling temperature.
             top_p: nucleus sampling probability mass.
@@ -152,10 +135,19 @@ class OpenAILLM(LLM):
             presence_penalty: penalty for tokens already generated.
             stop: strings that end a generation.
             seed: sampling seed, for servers that support it.
+            response_format: the request's response_format (e.g. {"type": "json_object"}); use
+                structured_output for a JSON schema.
             extra_body: more JSON fields for the request (e.g. vLLM's top_k).
         """
         if self._client is None:
-            raise RuntimeError(f"OpenAILLM model {self.model!r} is not loaded: call load() first.")
+            raise FatalLLMError(f"OpenAILLM model {self.model!r} is not loaded: call load() first.")
+        if self.structured_output is not None:
+            if response_format is not None:
+                raise FatalLLMError(
+                    f"OpenAILLM model {self.model!r}: response_format and structured_output both set the"
+                    " response format; keep one."
+                )
+            response_format = json_schema_response_format(self.structured_output)
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": max_new_tokens,
@@ -168,65 +160,15 @@ class OpenAILLM(LLM):
             "n": num_generations if num_generations > 1 else None,
             "stop": stop,
             "seed": seed,
+            "response_format": response_format,
             "extra_body": extra_body,
         }
         request.update({key: value for key, value in optional.items() if value is not None})
-        workers = max(1, min(self.max_concurrency, len(inputs)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-llm") as pool:
-            return list(pool.map(lambda chat: self._complete(chat, request, num_generations), inputs))
-
-    def _complete(self, chat: ChatType, request: dict[str, Any], num_generations: int) -> GenerateOutput:
-        import openai
-
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._client.chat.completions.create(messages=chat, **request)
-            except openai.APIStatusError as error:
-                if error.status_code in _FATAL_STATUS:
-                    raise RuntimeError(
-                        f"OpenAILLM model {self.model!r}: the server refused the request with"
-                        f" {error.status_code} ({self._describe(error)}). Check the model name and the"
-                        " credentials (conn_id / OPENAI_API_KEY)."
-                    ) from None
-                if error.status_code not in _RETRYABLE_STATUS and error.status_code < 500:
-                    return _failed(num_generations, self._describe(error))
-                failure: Exception = error
-            except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                failure = error
-            else:
-                return _completed(response, num_generations)
-            if attempt == attempts:
-                break
-            delay = self._backoff(attempt, failure)
-            logger.warning(
-                "OpenAILLM %s: attempt %d/%d failed (%s); retrying in %.2f s.",
-                self.model, attempt, attempts, self._describe(failure), delay,
-            )
-            time.sleep(delay)
-        logger.warning(
-            "OpenAILLM %s: giving up on a row after %d attempts (%s).", self.model, attempts, self._describe(failure)
-        )
-        return _failed(num_generations, f"{self._describe(failure)} (after {attempts} attempts)")
-
-    def _backoff(self, attempt: int, error: Exception) -> float:
-        delay = min(self.retry_backoff * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
-        delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not cryptography
-        response = getattr(error, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after:
-            try:
-                delay = max(delay, min(float(retry_after), _MAX_BACKOFF_SECONDS))
-            except ValueError:
-                pass  # an HTTP date: keep our own delay
-        return delay
-
-    def _describe(self, error: Exception) -> str:
-        text = f"{type(error).__name__}: {error}"
-        return self._secret.scrub(text) if self._secret is not None else text
+        response = await self._send(lambda: self._client.chat.completions.create(messages=input, **request))
+        return _completed(response)
 
 
-def _completed(response: Any, num_generations: int) -> GenerateOutput:
+def _completed(response: Any) -> GenerateOutput:
     choices = sorted(response.choices, key=lambda choice: choice.index)
     generations = [choice.message.content for choice in choices]
     usage = getattr(response, "usage", None)
@@ -239,14 +181,6 @@ def _completed(response: Any, num_generations: int) -> GenerateOutput:
         share, extra = divmod(usage.completion_tokens, count)  # the API reports one total for all choices
         output_tokens = [share + (index < extra) for index in range(count)]
     return {"generations": generations, "statistics": {"input_tokens": input_tokens, "output_tokens": output_tokens}}
-
-
-def _failed(num_generations: int, error: str) -> GenerateOutput:
-    return {
-        "generations": [None] * num_generations,
-        "statistics": {"input_tokens": [None] * num_generations, "output_tokens": [None] * num_generations},
-        "error": error,
-    }
 
 
 def _connection_url(connection: Any) -> str | None:

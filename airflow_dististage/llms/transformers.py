@@ -1,18 +1,32 @@
-"""``TransformersLLM``: a Hugging Face causal LM in the step's process, for CPU and small GPU runs."""
+"""``TransformersLLM``: a Hugging Face causal LM in the step's process, for CPU and small GPU runs.
+
+With ``structured_output`` it validates and retries (no constrained decoding): each generation is
+parsed and checked against the JSON schema (or regex); one that does not match is generated again,
+up to ``structured_output["max_retries"]`` times (default 3, so 4 attempts; each retry reseeds with
+``seed + attempt`` when a seed is given). What still does not match becomes a ``None`` generation
+and its row gets an error naming the LLM. Retries only help when sampling (``do_sample``).
+"""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
 from airflow_dististage.llms.chat import render_chat
+from airflow_dististage.llms.structured_output import (
+    DEFAULT_MAX_RETRIES,
+    OutputChecker,
+    Sample,
+    StructuredOutputMixin,
+    retry_until_valid,
+)
 from airflow_dististage.mixins.runtime_parameters import suggest
 
 TORCH_DTYPES = ("auto", "float32", "float", "float64", "double", "float16", "half", "bfloat16")
 """``torch_dtype`` values: ``"auto"`` or a floating-point ``torch`` dtype name."""
 
 
-class TransformersLLM(LLM):
+class TransformersLLM(StructuredOutputMixin, LLM):
     """A ``transformers`` causal language model; each batch is one left-padded ``generate`` call.
 
     Args:
@@ -22,7 +36,12 @@ class TransformersLLM(LLM):
         torch_dtype: weights' data type (``"auto"``, ``"float32"``, ``"bfloat16"``...).
         chat_template: Jinja chat template; the tokenizer's when not given (ChatML if it has none).
         trust_remote_code: allow the model's own code from the Hub.
+        structured_output: ``{"format": "json" | "regex", "schema": ..., "max_retries": 3}``; see the
+            module docstring.
     """
+
+    _structured_output_formats = ("json", "regex")
+    _structured_output_options = ("max_retries",)
 
     model: str
     device: Optional[str] = None
@@ -33,6 +52,7 @@ class TransformersLLM(LLM):
     def _post_init(self) -> None:
         self._model: Any = None
         self._tokenizer: Any = None
+        self._checker: Optional[OutputChecker] = None
         self._uses_gpu = False
         super()._post_init()
 
@@ -77,11 +97,13 @@ class TransformersLLM(LLM):
         )
         self._model = model.to(device).eval()
         self._tokenizer = tokenizer
+        self._checker = OutputChecker(self.structured_output) if self.structured_output else None
 
     def unload(self) -> None:
         """Drops the weights and frees their memory."""
         self._model = None
         self._tokenizer = None
+        self._checker = None
         release_gpu_memory()
 
     def generate(  # type: ignore[override]
@@ -96,7 +118,8 @@ class TransformersLLM(LLM):
         do_sample: bool = True,
         seed: Optional[int] = None,
     ) -> List[GenerateOutput]:
-        """Generates for the whole batch in one ``model.generate`` call.
+        """Generates for the whole batch in one ``model.generate`` call (more calls to retry
+        generations that do not match ``structured_output``).
 
         Args:
             inputs: chats to answer.
@@ -109,42 +132,66 @@ class TransformersLLM(LLM):
             do_sample: sample; greedy decoding when false.
             seed: seeds torch's generator before generating, for repeatable samples.
         """
-        import torch
-
         if self._model is None:
             raise RuntimeError(f"TransformersLLM model {self.model!r} is not loaded: call load() first.")
+        prompts = [render_chat(self._tokenizer, chat, self.chat_template) for chat in inputs]
+        settings: Dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": do_sample,
+            "repetition_penalty": repetition_penalty,
+            **({"temperature": temperature, "top_p": top_p, "top_k": top_k} if do_sample else {}),
+        }
+        prompt_lengths, samples = self._sample(prompts, num_generations, seed, settings)
+        errors: List[Optional[str]] = [None] * len(prompts)
+        if self._checker is not None:
+
+            def resample(rows: List[int], attempt: int) -> List[Sample]:
+                again = None if seed is None else seed + attempt
+                return [row[0] for row in self._sample([prompts[i] for i in rows], 1, again, settings)[1]]
+
+            samples, errors = retry_until_valid(  # type: ignore[assignment]
+                f"TransformersLLM(model={self.model!r})",
+                self._checker,
+                samples,
+                resample,
+                self.structured_output.get("max_retries", DEFAULT_MAX_RETRIES),
+            )
+        outputs: List[GenerateOutput] = []
+        for prompt_length, row, error in zip(prompt_lengths, samples, errors):
+            output: GenerateOutput = {
+                "generations": [sample[0] if sample else None for sample in row],
+                "statistics": {
+                    "input_tokens": [prompt_length] * num_generations,
+                    "output_tokens": [sample[1] if sample else None for sample in row],
+                },
+            }
+            if error:
+                output["error"] = error
+            outputs.append(output)
+        return outputs
+
+    def _sample(
+        self, prompts: List[str], per_prompt: int, seed: Optional[int], settings: Dict[str, Any]
+    ) -> tuple[List[int], List[List[Sample]]]:
+        """One ``model.generate`` call: each prompt's length in tokens and its ``per_prompt`` samples."""
+        import torch
+
         tokenizer = self._tokenizer
-        prompts = [render_chat(tokenizer, chat, self.chat_template) for chat in inputs]
         encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self._model.device)
-        sampling = {"temperature": temperature, "top_p": top_p, "top_k": top_k} if do_sample else {}
         if seed is not None:
             torch.manual_seed(seed)
         with torch.inference_mode():
             sequences = self._model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=do_sample,
-                repetition_penalty=repetition_penalty,
-                num_return_sequences=num_generations,
-                pad_token_id=tokenizer.pad_token_id,
-                **sampling,
+                **encoded, num_return_sequences=per_prompt, pad_token_id=tokenizer.pad_token_id, **settings
             )
         new_tokens = sequences[:, encoded["input_ids"].shape[1]:].tolist()
-        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
-        outputs: List[GenerateOutput] = []
-        for index, prompt_length in enumerate(prompt_lengths):
-            own = new_tokens[index * num_generations:(index + 1) * num_generations]
-            mine = [_until_eos(tokens, tokenizer.eos_token_id) for tokens in own]
-            outputs.append(
-                {
-                    "generations": tokenizer.batch_decode(mine, skip_special_tokens=True),
-                    "statistics": {
-                        "input_tokens": [prompt_length] * num_generations,
-                        "output_tokens": [len(tokens) for tokens in mine],
-                    },
-                }
-            )
-        return outputs
+        samples = []
+        for index in range(len(prompts)):
+            mine = new_tokens[index * per_prompt:(index + 1) * per_prompt]
+            own = [_until_eos(tokens, tokenizer.eos_token_id) for tokens in mine]
+            texts = tokenizer.batch_decode(own, skip_special_tokens=True)
+            samples.append([(text, len(tokens)) for text, tokens in zip(texts, own)])
+        return encoded["attention_mask"].sum(dim=1).tolist(), samples
 
 
 def _until_eos(tokens: list[int], eos_token_id: int | None) -> list[int]:

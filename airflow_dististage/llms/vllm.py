@@ -1,4 +1,10 @@
-"""``vLLM``: an in-process ``vllm.LLM`` engine, one ``generate`` call per batch."""
+"""``vLLM``: an in-process ``vllm.LLM`` engine, one ``generate`` call per batch.
+
+With ``structured_output`` vLLM's guided decoding constrains every generation: the JSON schema (or
+regex) goes into ``SamplingParams`` as ``structured_outputs=StructuredOutputsParams(...)`` on vLLM
+versions that have it, else as ``guided_decoding=GuidedDecodingParams(...)`` (vLLM >= 0.8 before the
+rename); which one is decided when the engine loads.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ from typing import Any, Dict, List, Optional
 
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
 from airflow_dististage.llms.chat import render_chat
+from airflow_dististage.llms.structured_output import StructuredOutputMixin
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 
 _TENSOR_PARALLEL = "tensor_parallel_size"
 _PIPELINE_PARALLEL = "pipeline_parallel_size"
+_GUIDED_DECODING_APIS = (("StructuredOutputsParams", "structured_outputs"), ("GuidedDecodingParams", "guided_decoding"))
 
 
-class vLLM(LLM):  # noqa: N801 - distilabel's name
+class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
     """A model served by vLLM inside the step's process.
 
     Args:
@@ -29,7 +37,12 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
             ``pipeline_parallel_size`` must equal the step's ``resources.gpus``; give one, the other follows.
             A runtime parameter of ``pipeline.run(parameters=...)`` only, never of a run's conf: engine
             options load code and files (``worker_cls``, ``hf_overrides``, ``download_dir``...).
+        structured_output: ``{"format": "json" | "regex", "schema": ..., "whitespace_pattern": ...}``,
+            enforced by guided decoding (see the module docstring).
     """
+
+    _structured_output_formats = ("json", "regex")
+    _structured_output_options = ("whitespace_pattern",)
 
     model: str
     dtype: str = "auto"
@@ -98,6 +111,10 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
             raise ImportError(
                 f"vLLM model {self.model!r} needs the vllm package: pip install 'airflow-dististage[vllm]'."
             ) from error
+        if self.structured_output is not None:
+            from vllm import sampling_params
+
+            guided_decoding_kwargs(self.structured_output, sampling_params)  # fails before the GPU is taken
         self._engine = VllmEngine(
             model=self.model,
             dtype=self.dtype,
@@ -163,13 +180,15 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
             seed: per-request sampling seed (the engine's seed when not given).
             extra_sampling_params: more keyword arguments for ``vllm.SamplingParams``.
         """
-        from vllm import SamplingParams
+        from vllm import SamplingParams, sampling_params
 
         if self._engine is None:
             raise RuntimeError(f"vLLM model {self.model!r} is not loaded: call load() first.")
         tokenizer = self._tokenizer
         texts = [render_chat(tokenizer, chat, self.chat_template) for chat in inputs]
         prompts = [{"prompt_token_ids": tokenizer.encode(text, add_special_tokens=False)} for text in texts]
+        structured = self.structured_output
+        guided = guided_decoding_kwargs(structured, sampling_params) if structured is not None else {}
         sampling = SamplingParams(
             n=num_generations,
             max_tokens=max_new_tokens,
@@ -184,6 +203,7 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
             include_stop_str_in_output=include_stop_str_in_output,
             seed=seed,
             **({"top_k": top_k} if top_k > 0 else {}),
+            **guided,
             **(extra_sampling_params or {}),
         )
         results = self._engine.generate(prompts, sampling, use_tqdm=False)
@@ -197,6 +217,27 @@ class vLLM(LLM):  # noqa: N801 - distilabel's name
             }
             for result in results
         ]
+
+
+def guided_decoding_kwargs(structured_output: Dict[str, Any], sampling_params: Any) -> Dict[str, Any]:
+    """The ``SamplingParams`` keyword enforcing a normalised ``structured_output``.
+
+    ``sampling_params`` is the ``vllm.sampling_params`` module: newer vLLM has
+    ``StructuredOutputsParams`` (keyword ``structured_outputs``), older ``GuidedDecodingParams``
+    (keyword ``guided_decoding``); both take ``json=``/``regex=`` and ``whitespace_pattern=``. Each
+    call makes a new params object (vLLM records its backend choice on it).
+    """
+    options = {structured_output["format"]: structured_output["schema"]}
+    if "whitespace_pattern" in structured_output:
+        options["whitespace_pattern"] = structured_output["whitespace_pattern"]
+    for class_name, keyword in _GUIDED_DECODING_APIS:
+        params_class = getattr(sampling_params, class_name, None)
+        if params_class is not None:
+            return {keyword: params_class(**options)}
+    raise ImportError(
+        "vLLM's sampling_params has neither StructuredOutputsParams nor GuidedDecodingParams:"
+        " structured_output needs vllm >= 0.8."
+    )
 
 
 def _destroy_vllm_distributed_state() -> None:

@@ -3,7 +3,11 @@
 ``FakeOpenAIServer`` is a ``ThreadingHTTPServer`` in a thread. ``answer`` turns a request into
 generations (by default an echo; a test may plug in a real model). ``script`` is a queue of what
 the next requests get (``("status", 429)``, ``("sleep", 2.0)``); ``fail_when`` fails matching rows
-forever. It records every request, the API keys it saw and the most requests in flight at once.
+forever. It records every request, its path, the API keys it saw and the most requests in flight.
+
+It also speaks text-generation-inference's generate routes, ``POST /generate`` and ``POST /``
+(``{"inputs": prompt, "parameters": {...}}``, answered with ``generated_text`` and ``details``;
+the prompt is handed to ``answer`` as one user message), at ``root_url``.
 """
 
 from __future__ import annotations
@@ -32,17 +36,22 @@ class FakeOpenAIServer:
         self.script: deque[tuple[str, Any]] = deque()
         self.fail_when: Callable[[list[dict[str, str]]], int | None] = lambda messages: None
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.authorizations: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.root_url}/v1"
 
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()
@@ -71,6 +80,7 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     server.requests.append(body)
+                    server.paths.append(self.path)
                     server.authorizations.append(self.headers.get("Authorization", ""))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -81,6 +91,8 @@ class FakeOpenAIServer:
                         server.in_flight -= 1
 
             def _respond(self, body: dict[str, Any]) -> None:
+                if self.path in ("/", "/generate"):
+                    return self._generate(body)
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
                 action, value = server._next_action(body["messages"])
@@ -111,7 +123,27 @@ class FakeOpenAIServer:
                     },
                 )
 
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            def _generate(self, body: dict[str, Any]) -> None:
+                messages = [{"role": "user", "content": body["inputs"]}]
+                action, value = server._next_action(messages)
+                if action == "status":
+                    return self._send(value, {"error": f"injected {value}", "error_type": "injected"})
+                time.sleep(value if action == "sleep" else server.delay)
+                parameters = body.get("parameters") or {}
+                (text,) = server.answer(messages, 1, parameters.get("max_new_tokens", 16))
+                output = {
+                    "generated_text": text,
+                    "details": {
+                        "finish_reason": "length",
+                        "generated_tokens": len(text.split()),
+                        "seed": parameters.get("seed"),
+                        "prefill": [],
+                        "tokens": [],
+                    },
+                }
+                self._send(200, [output] if self.path == "/" else output)
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)

@@ -7,6 +7,7 @@ of a process holding a CUDA context cannot use the GPU. Direct vLLM use runs in 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,3 +94,22 @@ def test_seed_second_example_runs_on_the_gpu(tiny_model_dir: Path, tmp_path: Pat
         assert [row["instruction"] for row in out] == [row["instruction"] for row in rows]
         assert all(isinstance(row["generation"], str) for row in out)
         assert all(row["distilabel_metadata"][f"statistics_{name}"]["output_tokens"] >= 1 for row in out)
+
+
+def test_structured_output_is_enforced_by_guided_decoding(tiny_model_dir: Path, tmp_path: Path) -> None:
+    with Pipeline(name="vllm-structured") as pipeline:
+        TextGeneration(
+            name="digits",
+            llm=vLLM(
+                model=str(tiny_model_dir),
+                extra_kwargs=dict(ENGINE),
+                structured_output={"format": "regex", "schema": "[0-9]{3}"},
+                generation_kwargs={"max_new_tokens": 8, "temperature": 1.0},
+            ),
+            resources=StepResources(gpus=1),
+        )
+    rows = [{"instruction": f"question {i}"} for i in range(8)]
+    distiset = pipeline.run(dataset=rows, use_cache=False, storage_parameters={"path": str(tmp_path / "store")})
+    generations = distiset["default"]["train"]["generation"]
+    assert len(generations) == 8
+    assert all(re.fullmatch("[0-9]{3}", text) for text in generations), generations

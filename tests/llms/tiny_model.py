@@ -2,7 +2,8 @@
 
 ``build_tiny_model(folder)`` saves a model that ``transformers`` and vLLM load like any Hub model
 (config, safetensors weights, ``tokenizer.json`` with a chat template). Other test folders may
-reuse it: ``from tests.llms.tiny_model import build_tiny_model``.
+reuse it: ``from tests.llms.tiny_model import build_tiny_model``. ``build_answering_model`` turns it
+into a model that answers with one of a few given texts (for structured-output tests).
 """
 
 from __future__ import annotations
@@ -67,4 +68,40 @@ def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
         tie_word_embeddings=False,
     )
     LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def build_answering_model(tiny_model: str | Path, folder: str | Path, answers: list[str], seed: int = 0) -> Path:
+    """A tiny model whose every reply is one of ``answers``, each as likely, then the end of sequence.
+
+    It is ``tiny_model`` (a folder ``build_tiny_model`` wrote) with each answer added to the
+    vocabulary as one token, and weights that make it a bigram model: the attention and MLP outputs
+    are zero, so the next-token logits depend on the current token only; after ``<|assistant|>``
+    every answer gets the same high logit, and after an answer ``<eos>`` does. Sampling it picks
+    among the answers, which is what tests of validate-and-retry structured output need from a real
+    ``transformers`` model.
+    """
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.add_tokens(answers)
+    model = LlamaForCausalLM.from_pretrained(tiny_model)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embeddings = model.model.embed_tokens.weight
+        embeddings.copy_(torch.nn.functional.normalize(torch.randn_like(embeddings), dim=1))
+        head = torch.zeros_like(model.lm_head.weight)
+        assistant = tokenizer.convert_tokens_to_ids("<|assistant|>")
+        for token in tokenizer.convert_tokens_to_ids(answers):
+            head[token] = 4.0 * embeddings[assistant]
+            head[tokenizer.eos_token_id] += 4.0 * embeddings[token]
+        model.lm_head.weight.copy_(head)
+    folder = Path(folder)
+    tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
     return folder

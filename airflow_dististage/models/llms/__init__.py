@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_dististage.llms import LLM, OpenAILLM, TransformersLLM, vLLM
+from airflow_dististage.llms import LLM, AsyncLLM, InferenceEndpointsLLM, OpenAILLM, TransformersLLM, vLLM
 
-__all__ = ["LLM", "OpenAILLM", "TransformersLLM", "vLLM"]
+__all__ = ["LLM", "AsyncLLM", "InferenceEndpointsLLM", "OpenAILLM", "TransformersLLM", "vLLM"]
