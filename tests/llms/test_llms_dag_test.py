@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from airflow_dististage.distiset import Distiset
 from airflow_dististage.runtime.folders import safe_folder_name
-from tests.compiler.test_compiler_dag_test import _dag_test, airflow_env  # noqa: F401 - airflow_env is a fixture
+from tests.dag_runs import dag_test
 from tests.llms.openai_server import FakeOpenAIServer
 from tests.llms.test_structured_output import PERSON_SCHEMA, VALID, WRONG_TYPE
 from tests.llms.tiny_model import build_answering_model
@@ -16,8 +15,7 @@ DAG_FILE = Path(__file__).with_name("dags") / "llm_family.py"
 TOKEN = "hf_dag_token_do_not_leak"
 
 
-def test_llm_family_dag(airflow_env, tiny_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
-    shutil.copy(DAG_FILE, Path(airflow_env["AIRFLOW__CORE__DAGS_FOLDER"]) / DAG_FILE.name)
+def test_llm_family_dag(airflow_env, tiny_model_dir: Path, tmp_path: Path) -> None:
     answering = build_answering_model(tiny_model_dir, tmp_path / "answering", [VALID, WRONG_TYPE])
     with FakeOpenAIServer(answer=lambda messages, n, max_tokens: [VALID] * n) as openai, FakeOpenAIServer() as tgi:
         env = {
@@ -30,7 +28,7 @@ def test_llm_family_dag(airflow_env, tiny_model_dir: Path, tmp_path: Path) -> No
             "ANSWERING_MODEL_DIR": str(answering),
         }
         conf = {"tgi__llm__generation_kwargs__max_new_tokens": 7}
-        run = _dag_test(env, DAG_FILE.name, "llm_family", conf)
+        run = dag_test(env, DAG_FILE, "llm_family", conf)
 
     output = Path(airflow_env["AIRFLOW__DISTISTAGE__OUTPUT"]) / "llm_family" / safe_folder_name(run["run_id"])
     distiset = Distiset.load_from_disk(output)
