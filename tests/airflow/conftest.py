@@ -10,6 +10,7 @@ tasks share the scheduler's time; each test then waits for the run it checks.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +18,17 @@ from typing import Any
 
 import pytest
 
-from airflow_dististage.devstack import AirflowApi, AirflowDevStack
+from airflow_dististage.devstack import AirflowApi, AirflowApiError, AirflowDevStack
 from tests.conftest import REPO_ROOT
 
 EXAMPLE_DAGS = REPO_ROOT / "dags_examples"
 STANDIN_DAGS = Path(__file__).parent / "dags"
 RUN_TIMEOUT_S = 240.0
-DAGS_TRIGGERED_BY_TESTS = ("clear_recompute",)
+DAGS_TRIGGERED_BY_TESTS = ("clear_recompute", "run_view_live")
 """DAGs a test triggers itself (its run depends on what the test prepares), besides those of RUNS."""
 GPU_POOL = "dististage_gpu"
 GPU_POOL_SLOTS = 1
+API_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,15 @@ def wait_for(airflow_stack: AirflowDevStack, api: AirflowApi, triggered: dict[st
 def output_folder(airflow_stack: AirflowDevStack) -> str:
     """``[dististage] output`` as the stack's Airflow reports it."""
     return airflow_stack.run_cli("config", "get-value", "dististage", "output").stdout.strip().splitlines()[-1]
+
+
+def request_retrying(api: AirflowApi, method: str, path: str, body: Any = None) -> Any:
+    """``api.request``, tried again (a few times) when SQLite was locked by the scheduler (HTTP 500)."""
+    for attempt in range(API_ATTEMPTS):
+        try:
+            return api.request(method, path, body)
+        except AirflowApiError as error:
+            if error.status != 500 or attempt == API_ATTEMPTS - 1:
+                raise
+            time.sleep(2.0)
+    raise AssertionError("unreachable")

@@ -3,38 +3,25 @@ re-created under an old run id, publish Distisets computed afresh (item: "Clear 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_dististage.devstack import AirflowApi, AirflowApiError, AirflowDevStack
+from airflow_dististage.devstack import AirflowApi, AirflowDevStack
 from airflow_dististage.distiset import Distiset
-from tests.airflow.conftest import RUN_TIMEOUT_S
+from tests.airflow.conftest import RUN_TIMEOUT_S, request_retrying
 
 pytestmark = pytest.mark.airflow
 
 DAG_ID = "clear_recompute"
 RUN_ID = "e2e_clear"
 ROWS = 12  # ROWS in dags/clear_pipelines.py
-API_ATTEMPTS = 5
-
-
-def _request(api: AirflowApi, method: str, path: str, body: Any = None) -> Any:
-    """``api.request``, tried again (a few times) when SQLite was locked by the scheduler (HTTP 500)."""
-    for attempt in range(API_ATTEMPTS):
-        try:
-            return api.request(method, path, body)
-        except AirflowApiError as error:
-            if error.status != 500 or attempt == API_ATTEMPTS - 1:
-                raise
-            time.sleep(2.0)
-    raise AssertionError("unreachable")
 
 
 def _trigger(api: AirflowApi, conf: dict[str, Any]) -> None:
-    _request(api, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf, "dag_run_id": RUN_ID})
+    body = {"logical_date": None, "conf": conf, "dag_run_id": RUN_ID}
+    request_retrying(api, "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", body)
 
 
 def _tag_try(api: AirflowApi) -> int:
@@ -77,7 +64,7 @@ def test_clear_with_downstream_recomputes_the_step_and_its_same_stage_successors
     tag_try = _tag_try(api)
 
     outage.unlink()  # the server is back: clearing the LLM step must regenerate its rows
-    cleared = _request(
+    cleared = request_retrying(
         api,
         "POST",
         f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
@@ -97,7 +84,7 @@ def test_clear_with_downstream_recomputes_the_step_and_its_same_stage_successors
 
     # The same run id again, for a new run: its steps must recompute, not return the old output.
     outage.touch()
-    _request(api, "DELETE", f"/api/v2/dags/{DAG_ID}/dagRuns/{RUN_ID}")
+    request_retrying(api, "DELETE", f"/api/v2/dags/{DAG_ID}/dagRuns/{RUN_ID}")
     _trigger(api, conf)
     assert _finished(airflow_stack, api)["state"] == "success"
     assert _rows(api) == _expected(outage=True)
