@@ -81,6 +81,25 @@ def test_report_of_a_finished_run_matches_its_markers(finished_run) -> None:
     assert answer["stages"][0]["steps"][1]["replicas"][0]["gpus"] in ([0], [1])
 
 
+def test_report_and_preview_need_only_the_store_api(tmp_path) -> None:
+    """On an object store (fsspec's memory filesystem: one put per object, no folders, no os.*)."""
+    with Pipeline(name="objects") as pipeline:
+        Numbers(count=30, batch_size=10) >> AddOne()
+    plan = pipeline.plan()
+    fingerprints = lineage_fingerprints(pipeline, plan)
+    store = BatchStore(f"memory://{tmp_path.name}/store", pipeline.name, "run")
+    write_run_manifest(store, plan, fingerprints)
+    for name in plan.topological_order:
+        StepExecution(pipeline, plan, store, name, fingerprints=fingerprints).run()
+
+    report = read_run_report(store)
+    data = store.step("add_one_0", fingerprints["add_one_0"])
+    page = preview_rows(data, report.steps["add_one_0"], offset=8, limit=4)
+
+    assert (report.state, report.steps["add_one_0"].total("rows_out")) == ("finished", 30)
+    assert page.rows == [[9], [10], [11], [12]]
+
+
 def test_without_a_manifest_there_is_no_report(tmp_path) -> None:
     assert read_run_report(BatchStore(str(tmp_path), "nothing", "run")) is None
 
