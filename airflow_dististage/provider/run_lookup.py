@@ -2,9 +2,9 @@
 
 A compiled DAG's publish task carries a ``doc_json`` naming the DAG's store
 (:func:`~airflow_dististage.compiler.options.data_locations_doc`), serialized with the DAG, so
-the run's DAG version tells where its batches are without importing the DAG file. Runs in
-``<store>/<dag_id>/<run_id>/``; the run manifest there names its steps (written by its first step
-task). Runs here inside the api-server, with its database session.
+the run's DAG version tells where its batches are without importing the DAG file: under
+``<store>/<dag_id>/<run_id>/``, where the run manifest its step tasks publish names its steps.
+Used inside the api-server, with its database session.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@
 Each route asks Airflow's auth manager, as the public REST API does: a request without a valid
 token (the UI's ``_token`` cookie, or an ``Authorization: Bearer`` header) gets 401/403; the page
 and report need read access to the DAG's runs, the rows read access to its XComs (task outputs).
+The UI frames the page in an iframe sandboxed with ``allow-scripts allow-same-origin``, on the UI's
+own origin, so the page's requests carry the login's ``_token`` cookie (HttpOnly, SameSite=Lax)
+and need no token of their own.
 The api-server reads the store with its own environment: give it the workers' read access
 (e.g. the same ``AWS_*`` variables for ``s3://``).
 """
