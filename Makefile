@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install test demo ui
+.PHONY: install chromium test demo ui
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,14 @@ $(INSTALLED): pyproject.toml | $(PY)
 
 install: $(INSTALLED)
 
-test: install
+# The run view's browser test drives Debian's Chromium (never a browser Playwright downloads).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else echo "tests/airflow/test_airflow_run_view.py needs $(CHROMIUM): apt-get install -y chromium (as root)" >&2; fi; \
+	fi
+
+test: install chromium
 	$(PY) -m pytest tests
 
 demo: install

@@ -23,7 +23,12 @@ from airflow_dististage.compiler.graph import (
     build_dag_spec,
     kubernetes_executor_config,
 )
-from airflow_dististage.compiler.options import DEFAULT_STEP_RETRIES, check_retries, resolve_options
+from airflow_dististage.compiler.options import (
+    DEFAULT_STEP_RETRIES,
+    check_retries,
+    data_locations_doc,
+    resolve_options,
+)
 from airflow_dististage.compiler.params import build_params, collect_step_params
 from airflow_dististage.compiler.tasks import CompiledPipeline, verify_gpu_pool
 
@@ -193,7 +198,8 @@ def _build_tasks(compiled: CompiledPipeline, spec: DagSpec, *, retry_delay_given
     def publish_distiset() -> dict[str, Any]:
         return compiled.publish_distiset(asset)
 
-    nodes.append(task(publish_distiset, task_id=PUBLISH_TASK_ID, outlets=[asset])())
+    doc = data_locations_doc(compiled.options)
+    nodes.append(task(publish_distiset, task_id=PUBLISH_TASK_ID, outlets=[asset], doc_json=doc)())
     chain(*nodes)
 
 

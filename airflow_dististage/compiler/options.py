@@ -7,6 +7,7 @@ never when the package is imported.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -92,6 +93,24 @@ class CompileOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CompileError(f"{name} must be a positive number of seconds, got {value!r}.")
+
+
+def data_locations_doc(options: CompileOptions) -> str:
+    """The publish task's ``doc_json``: where the DAG's runs keep their batches and Distisets.
+
+    Serialized with the DAG, so the api-server's run view finds a run's store
+    (``<store>/<dag_id>/<run_id>/``) without importing the DAG file; see :func:`store_of_dag_doc`.
+    """
+    return json.dumps({"store": options.store, "output": options.output})
+
+
+def store_of_dag_doc(doc_json: str | None) -> str | None:
+    """The store URL a :func:`data_locations_doc` names; None for any other document (or none)."""
+    try:
+        store = json.loads(doc_json or "").get("store")
+    except (ValueError, AttributeError):
+        return None
+    return store if isinstance(store, str) and store else None
 
 
 def check_dag_id(dag_id: object) -> None:

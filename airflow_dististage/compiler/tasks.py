@@ -71,6 +71,7 @@ class CompiledPipeline:
         from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowTaskTerminated
 
         from airflow_dististage.runtime import StepExecution, UpstreamFailedError
+        from airflow_dististage.runtime.manifest import write_run_manifest
 
         context = get_current_context()
         ti = context["ti"]
@@ -83,6 +84,7 @@ class CompiledPipeline:
             stall_timeout=self.options.start_timeout_seconds,
         )
         try:
+            write_run_manifest(execution.store, self.plan, execution.fingerprints)
             execution.claim_incarnation()
             if execution.is_finished():
                 log.info("Step %s replica %d already finished in this try.", step_name, replica)
@@ -158,6 +160,7 @@ class CompiledPipeline:
         with claim_gpus(gpus, timeout=self.options.gpu_claim_timeout_seconds) as devices:
             if gpus:
                 log.info("Step %s replica %d holds GPU(s) %s.", execution.step_name, execution.replica, devices)
+            execution.held_gpus = devices
             yield
 
     @staticmethod

@@ -33,6 +33,7 @@ from airflow_dististage.runtime.store import BatchStore, StepData, new_generatio
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
     from airflow_dististage.planning import ExecutionPlan
+    from airflow_dististage.runtime.gpus import GpuId
 
 logger = logging.getLogger("airflow_dististage.runtime")
 
@@ -106,6 +107,10 @@ class StepExecution:
         stall_timeout: how long a predecessor that stopped running mid-stream (no heartbeat, e.g. a
             retry waiting for its own inputs) may stay so before this step gives up; None waits as
             long as the probe says Airflow may run it (the local runner watches its processes).
+
+    Attributes:
+        held_gpus: the GPUs this replica holds while it runs, published in its markers; whoever
+            claimed them (see :func:`~airflow_dististage.runtime.gpus.claim_gpus`) sets it.
     """
 
     def __init__(
@@ -160,6 +165,7 @@ class StepExecution:
         self.generation: str | None = None
         self._marker_incarnation = incarnation
         self._inputs: dict[str, list[str | None]] = {}
+        self.held_gpus: list[GpuId] = []
 
     def __repr__(self) -> str:
         return f"StepExecution(step={self.step_name!r}, replica={self.replica}, store={self.store!r})"
@@ -271,7 +277,14 @@ class StepExecution:
             rows_out=progress.rows_out,
             seconds=round(progress.seconds, 3),
         )
-        marker = {**self._identity(), "attempt": self.attempt, "batches": parts, "at": time.time(), **vars(summary)}
+        marker = {
+            **self._identity(),
+            **progress.as_payload(),
+            "attempt": self.attempt,
+            "batches": parts,
+            "at": time.time(),
+            **vars(summary),
+        }
         self.data.write_marker("finished", marker, self.replica)
         progress.log("finished")
         return summary
@@ -331,6 +344,7 @@ class StepExecution:
             "generation": self.generation,
             "incarnation": self._marker_incarnation,
             "inputs": self._inputs,
+            "gpus": list(self.held_gpus),
         }
 
     def _begin_attempt(

@@ -30,6 +30,7 @@ from airflow_dististage.runtime.encoding import preload_converters
 from airflow_dististage.runtime.executor import StepExecution, lineage_fingerprints
 from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
 from airflow_dististage.runtime.locks import hold_step_locks
+from airflow_dististage.runtime.manifest import write_run_manifest
 from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
 
@@ -151,6 +152,7 @@ def run_pipeline(
         for stage in plan.stages
     ]
     gpus = _gpu_claims(plan)
+    write_run_manifest(store, plan, fingerprints)
     preload_converters()
     for stage, executions in zip(plan.stages, stages):
         with hold_step_locks(_lock_keys(executions), f"pipeline {pipeline.name!r}, stage {stage.index}"):
@@ -376,7 +378,8 @@ def _child_main(execution: StepExecution, gpus: int) -> None:
         backoff = Backoff(execution.poll_interval, _MAX_WAIT)
         while not execution.predecessors_started():
             backoff.sleep()
-        with claim_gpus(gpus, timeout=math.inf):
+        with claim_gpus(gpus, timeout=math.inf) as devices:
+            execution.held_gpus = devices
             execution.run()
     except BaseException as error:
         if not execution.is_failed():

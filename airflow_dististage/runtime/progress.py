@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from airflow_dististage.runtime.run_report import step_report
+
 if TYPE_CHECKING:
     from airflow_dististage.planning import ExecutionPlan
     from airflow_dististage.runtime.store import BatchStore
@@ -109,35 +111,16 @@ class LiveDisplay:
         table = Table(title=f"pipeline {self._plan.pipeline_name}")
         for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s"):
             table.add_column(column)
+        now = time.time()
         for name, step_plan in self._plan.steps.items():
-            state, totals = self._step_totals(name, step_plan.replicas)
-            rate = totals["rows_out"] / totals["seconds"] if totals["seconds"] else 0.0
+            report = step_report(self._store.step(name, self._fingerprints[name]), step_plan, now)
             table.add_row(
                 str(step_plan.stage),
                 name,
-                state,
-                str(totals["rows_in"]),
-                str(totals["rows_out"]),
-                str(totals["batches_out"]),
-                f"{rate:,.0f}",
+                report.state,
+                str(report.total("rows_in")),
+                str(report.total("rows_out")),
+                str(report.total("batches_out")),
+                f"{report.rows_per_second or 0.0:,.0f}",
             )
         self._live.update(table, refresh=True)
-
-    def _step_totals(self, step: str, replicas: int) -> tuple[str, dict[str, float]]:
-        totals = {"rows_in": 0, "rows_out": 0, "batches_out": 0, "seconds": 0.0}
-        states = []
-        for replica in range(replicas):
-            for kind in ("failed", "finished", "started"):
-                marker = self._store.step(step, self._fingerprints[step]).read_marker(kind, replica)
-                if marker is not None and not (kind == "started" and marker.get("heartbeat") is None):
-                    states.append(kind)
-                    for key in ("rows_in", "rows_out", "batches_out"):
-                        totals[key] += marker.get(key, 0)
-                    totals["seconds"] = max(totals["seconds"], marker.get("seconds", 0.0))
-                    break
-            else:
-                states.append("waiting")
-        for state in ("failed", "started", "waiting"):
-            if state in states:
-                return ("running" if state == "started" else state), totals
-        return "finished", totals

@@ -23,7 +23,7 @@ from tests.conftest import REPO_ROOT
 EXAMPLE_DAGS = REPO_ROOT / "dags_examples"
 STANDIN_DAGS = Path(__file__).parent / "dags"
 RUN_TIMEOUT_S = 240.0
-DAGS_TRIGGERED_BY_TESTS = ("clear_recompute",)
+DAGS_TRIGGERED_BY_TESTS = ("clear_recompute", "run_view_live")
 """DAGs a test triggers itself (its run depends on what the test prepares), besides those of RUNS."""
 GPU_POOL = "dististage_gpu"
 GPU_POOL_SLOTS = 1
