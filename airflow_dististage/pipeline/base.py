@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import networkx as nx
@@ -13,9 +14,14 @@ from airflow_dististage.steps.base import _Step, as_columns, validate_step_name
 
 if TYPE_CHECKING:
     from airflow_dististage.distiset import Distiset
+    from airflow_dististage.pipeline.routing_batch_function import RoutingBatchFunction
 
 
 DEFAULT_PIPELINE_NAME = "pipeline"
+_ROUTER = "routing_batch_function"
+"""The attribute of a step's node in ``Pipeline.dag`` that holds its routing batch function."""
+_ROUTER_RANDOM_STATE = "routing_random_state"
+"""The attribute of a step's node holding the ``random`` state taken when its router was connected."""
 
 
 class PipelineValidationError(ValueError):
@@ -113,6 +119,33 @@ class Pipeline:
             )
         self.dag.add_edge(source.name, target.name)
 
+    def add_routing_batch_function(self, step: _Step, router: RoutingBatchFunction) -> None:
+        """Makes ``router`` choose which successors of ``step`` get each of its batches (``step >> router``)."""
+        if self._steps.get(step.name) is not step:
+            raise PipelineValidationError(
+                f"Step {step.name!r} does not belong to pipeline {self.name!r}: connect steps of one pipeline."
+            )
+        current = self.dag.nodes[step.name].get(_ROUTER)
+        if current is not None:
+            raise PipelineValidationError(
+                f"Step {step.name!r} already routes its batches with {current.label}: a step has one"
+                " routing batch function."
+            )
+        router.attach(step)
+        self.dag.nodes[step.name].update({_ROUTER: router, _ROUTER_RANDOM_STATE: random.getstate()})
+
+    @property
+    def routing_batch_functions(self) -> dict[str, RoutingBatchFunction]:
+        """Step name -> its routing batch function, for the steps that route their batches (creation order).
+
+        A pipeline description lists them as ``[router.dump() for router in ....values()]``.
+        """
+        return {name: router for name in self._steps if (router := self.dag.nodes[name].get(_ROUTER)) is not None}
+
+    def routing_random_state(self, step_name: str) -> tuple[Any, ...]:
+        """The ``random`` module's state when the router of ``step_name`` was connected: where its draws start."""
+        return self.dag.nodes[step_name][_ROUTER_RANDOM_STATE]
+
     def global_step_names(self) -> frozenset[str]:
         """Names of the global steps."""
         return frozenset(name for name, step in self._steps.items() if step.is_global)
@@ -124,6 +157,9 @@ class Pipeline:
         A step after one whose outputs are unknown (``LoadDataFromDicts`` without rows or
         ``columns``) is not checked for its input columns: no step before it can say what they are.
         """
+        from airflow_dististage.pipeline.routing_checks import check_routing
+
+        check_routing(self)
         self._validated_columns()
 
     def known_columns(self) -> dict[str, list[str]]:
