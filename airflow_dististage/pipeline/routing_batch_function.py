@@ -15,6 +15,7 @@ that parses the DAG file).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import random
@@ -130,9 +131,8 @@ class RoutingBatchFunction:
             " write `upstream_step >> router >> [downstream_step_1, downstream_step_2, ...]`."
         )
 
-    def check_successors(self, successors: Sequence[str]) -> None:
-        """Raises :class:`RoutingError` when the function cannot route to ``successors`` (its step's)."""
-        step = self._step.name if self._step is not None else None
+    def check_successors(self, step: str, successors: Sequence[str]) -> None:
+        """Raises :class:`RoutingError` when the function cannot route to ``successors``, those of ``step``."""
         if not successors:
             raise RoutingError(
                 f"Step {step!r} routes its batches with {self.label} but has no step after it: connect the"
@@ -174,7 +174,10 @@ class RoutingBatchFunction:
     # -- serialization -------------------------------------------------------------------
     def dump(self, **kwargs: Any) -> Dict[str, Any]:
         """The entry of this function in a pipeline description's ``routing_batch_functions`` list:
-        ``{"step": ..., "description"?: ..., "type_info"?: {"module", "name", "kwargs"}}``."""
+        ``{"step": ..., "description"?: ..., "type_info"?: {"module", "name", "kwargs"}}``.
+
+        ``kwargs`` are accepted for distilabel's ``dump(**kwargs)`` signature and not used.
+        """
         if self._step is None:
             raise RoutingError(f"Routing batch function {self.label} is not connected to a step: nothing to dump.")
         info: Dict[str, Any] = {"step": self._step.name}
@@ -203,12 +206,15 @@ class RoutingBatchFunction:
                 f"The routing batch function of step {data.get('step')!r} names an incomplete factory"
                 f" {type_info!r}: it needs module, name and kwargs."
             )
-        import importlib
-
         factory = getattr(importlib.import_module(module_name), name, None)
         if factory is None:
             raise ValueError(f"Module {module_name!r} has no routing batch function factory {name!r}.")
         function = factory(**kwargs)
+        if not isinstance(function, RoutingBatchFunction):
+            raise ValueError(
+                f"{module_name}.{name}(**{kwargs!r}) returned a {type(function).__name__}, not a routing batch"
+                " function: the router was defined inside that function but not made by it."
+            )
         function.description = data.get("description")
         function.set_factory_function(module_name, name, kwargs)
         return function

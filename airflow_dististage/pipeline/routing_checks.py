@@ -24,7 +24,7 @@ def check_routing(pipeline: Pipeline) -> None:
     graph = pipeline.dag
     for name, router in routers.items():
         successors = list(graph.successors(name))
-        router.check_successors(successors)
+        router.check_successors(name, successors)
         for successor in successors:
             others = [predecessor for predecessor in graph.predecessors(successor) if predecessor != name]
             if others:

@@ -23,7 +23,9 @@ class RoutingRole:
     joins: str | None = None
 
 
-def routing_roles(graph: nx.DiGraph, routing_steps: Collection[str], global_steps: Collection[str]) -> dict[str, RoutingRole]:
+def routing_roles(
+    graph: nx.DiGraph, routing_steps: Collection[str], global_steps: Collection[str]
+) -> dict[str, RoutingRole]:
     """Every step's :class:`RoutingRole`, given the steps that route their batches and the global steps.
 
     A join is a normal step and so are its predecessors (a global step's output keeps no routed

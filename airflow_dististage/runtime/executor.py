@@ -434,7 +434,8 @@ class StepExecution:
         sources = [self._read_predecessor(predecessor, inputs[predecessor]) for predecessor in self.step_plan.predecessors]
         if self.step.is_global:
             return self._run_global(progress, global_step_inputs(self.step_plan, sources))
-        return self._run_normal(progress, step_input_batches(self.step_plan, sources, self.step.input_batch_size), committed)
+        batches = step_input_batches(self.step_plan, sources, self.step.input_batch_size)
+        return self._run_normal(progress, batches, committed)
 
     def _write(self, sequence: int, rows: list[dict[str, Any]], routed_from: Route | None = None) -> None:
         metadata = part_metadata(self._routes, sequence, routed_from)

@@ -160,10 +160,7 @@ def _branch_batches(source: Iterable[StoredPart], step: StepPlan, size: int) -> 
 
 def _join_batches(sources: Sequence[Iterable[StoredPart]], step: StepPlan, size: int) -> Iterator[InputBatch]:
     """For each routed batch in order, batches of ``size`` rows from each branch that got it, side by side."""
-    streams = [
-        ((Route.of(part, ROUTED_FROM_KEY, f"Part {index} of step {name!r}"), part.rows) for index, part in enumerate(source))
-        for name, source in zip(step.predecessors, sources)
-    ]
+    streams = [_routed_from(parts, name) for name, parts in zip(step.predecessors, sources)]
     heads = [next(stream, None) for stream in streams]
     while any(head is not None for head in heads):
         batch = min(head[0].batch for head in heads if head is not None)
@@ -183,4 +180,10 @@ def _join_batches(sources: Sequence[Iterable[StoredPart]], step: StepPlan, size:
                 f"Step {step.name!r}: {stray} hold rows of routed batch {batch} of step {step.joins!r}, which"
                 f" was routed to {list(route.to)} only; rerun them."
             )
-        yield from ((batch_rows, None) for batch_rows in input_batches([[rows] for rows in rows_of_branches], size))
+        for batch_rows in input_batches([[rows] for rows in rows_of_branches], size):
+            yield batch_rows, None
+
+
+def _routed_from(parts: Iterable[StoredPart], branch: str) -> Iterator[tuple[Route, list[Row]]]:
+    for index, part in enumerate(parts):
+        yield Route.of(part, ROUTED_FROM_KEY, f"Part {index} of step {branch!r}"), part.rows

@@ -24,7 +24,7 @@ class Generate(Step):
         yield [{**row, "generation": f"{self.name}:{row['instruction']}", "model_name": self.name} for row in inputs]
 
 
-class Tag(Step):
+class _Tagging:
     """Appends ``<step>/<input index>/<rows in that input>`` to each row's ``tags``: shows how batches were cut."""
 
     @property
@@ -43,23 +43,12 @@ class Tag(Step):
         ]
 
 
-class Collect(GlobalStep):
-    """A global :class:`Tag`: every row of each predecessor at once."""
+class Tag(_Tagging, Step):
+    """Tags the rows of each batch it gets."""
 
-    @property
-    def inputs(self) -> List[str]:
-        return ["instruction"]
 
-    @property
-    def outputs(self) -> List[str]:
-        return ["tags"]
-
-    def process(self, *inputs: StepInput) -> StepOutput:
-        yield [
-            {**row, "tags": [*(row.get("tags") or []), f"{self.name}/{index}/{len(rows)}"]}
-            for index, rows in enumerate(inputs)
-            for row in rows
-        ]
+class Collect(_Tagging, GlobalStep):
+    """Tags all rows of each predecessor, got at once."""
 
 
 class FlakyInstructions(GeneratorStep):

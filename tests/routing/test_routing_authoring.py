@@ -109,6 +109,24 @@ def test_sample_n_steps_records_its_factory_call_and_dumps_like_distilabel() -> 
         RoutingBatchFunction.from_dict(all_but_first.dump())
 
 
+def _pipeline_with_inner_router(name: str) -> Pipeline:
+    with Pipeline(name=name) as pipeline:
+
+        @routing_batch_function
+        def inner(steps: list[str]) -> list[str]:
+            return steps[:1]
+
+        LoadDataFromDicts(name="load", data=DATA) >> inner >> _branches()
+    return pipeline
+
+
+def test_a_router_defined_inside_a_builder_names_it_but_cannot_be_built_from_it() -> None:
+    (router,) = _pipeline_with_inner_router("inner").routing_batch_functions.values()
+    assert router.dump()["type_info"]["name"] == "_pipeline_with_inner_router"  # as distilabel records it
+    with pytest.raises(ValueError, match="returned a Pipeline, not a routing batch function"):
+        RoutingBatchFunction.from_dict(router.dump())
+
+
 def test_the_router_is_part_of_the_producers_lineage() -> None:
     def lineage(n: int, names: str = "abc") -> dict[str, str]:
         with Pipeline(name="lineage") as pipeline:
@@ -203,7 +221,8 @@ def _invalid_pipelines():
         )
 
     return [
-        (too_few_branches, "sample_n \\(sample_n_steps\\(n=3\\)\\) of step 'load' sends each batch to 3 steps, but 'load' has only 2"),
+        (too_few_branches, "sample_n \\(sample_n_steps\\(n=3\\)\\) of step 'load' sends each batch to 3 steps,"
+         " but 'load' has only 2"),
         (no_branch, "Step 'load' routes its batches with first_only but has no step after it"),
         (branch_with_two_predecessors, "Step 'tg_b' gets the batches step 'load' routes with first_only, so it cannot"
          " have other predecessors; it also has \\['other'\\]"),
