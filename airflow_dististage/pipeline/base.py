@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 
 
 DEFAULT_PIPELINE_NAME = "pipeline"
-_ROUTER = "routing_batch_function"
-"""The attribute of a step's node in ``Pipeline.dag`` that holds its routing batch function."""
-_ROUTER_RANDOM_STATE = "routing_random_state"
-"""The attribute of a step's node holding the ``random`` state taken when its router was connected."""
 
 
 class PipelineValidationError(ValueError):
@@ -62,6 +58,8 @@ class Pipeline:
         self.allow_pickle = bool(allow_pickle)
         self.dag = nx.DiGraph()
         self._steps: dict[str, _Step] = {}
+        # routing step -> (its router, the `random` state when the router was connected)
+        self._routers: dict[str, tuple[RoutingBatchFunction, tuple[Any, ...]]] = {}
 
     # -- building ------------------------------------------------------------------------
     def __enter__(self) -> Pipeline:
@@ -125,14 +123,13 @@ class Pipeline:
             raise PipelineValidationError(
                 f"Step {step.name!r} does not belong to pipeline {self.name!r}: connect steps of one pipeline."
             )
-        current = self.dag.nodes[step.name].get(_ROUTER)
-        if current is not None:
+        if step.name in self._routers:
             raise PipelineValidationError(
-                f"Step {step.name!r} already routes its batches with {current.label}: a step has one"
-                " routing batch function."
+                f"Step {step.name!r} already routes its batches with {self._routers[step.name][0].label}: a step"
+                " has one routing batch function."
             )
         router.attach(step)
-        self.dag.nodes[step.name].update({_ROUTER: router, _ROUTER_RANDOM_STATE: random.getstate()})
+        self._routers[step.name] = (router, random.getstate())
 
     @property
     def routing_batch_functions(self) -> dict[str, RoutingBatchFunction]:
@@ -140,11 +137,11 @@ class Pipeline:
 
         A pipeline description lists them as ``[router.dump() for router in ....values()]``.
         """
-        return {name: router for name in self._steps if (router := self.dag.nodes[name].get(_ROUTER)) is not None}
+        return {name: self._routers[name][0] for name in self._steps if name in self._routers}
 
     def routing_random_state(self, step_name: str) -> tuple[Any, ...]:
         """The ``random`` module's state when the router of ``step_name`` was connected: where its draws start."""
-        return self.dag.nodes[step_name][_ROUTER_RANDOM_STATE]
+        return self._routers[step_name][1]
 
     def global_step_names(self) -> frozenset[str]:
         """Names of the global steps."""
