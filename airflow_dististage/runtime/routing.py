@@ -21,6 +21,7 @@ import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, groupby
 from typing import TYPE_CHECKING, Any
 
 from airflow_dististage.runtime.batching import RowBuffer, input_batches
@@ -143,17 +144,14 @@ def _routed_to(source: Iterable[StoredPart], step: StepPlan) -> Iterator[tuple[S
 
 
 def _branch_batches(source: Iterable[StoredPart], step: StepPlan, size: int) -> Iterator[InputBatch]:
-    """Batches of up to ``size`` rows of each routed batch that went to ``step``, in order."""
-    routed = _routed_to(source, step)
-    pending = next(routed, None)
-    while pending is not None:
-        route = pending[1]
-        parts = [pending[0].rows]
-        pending = next(routed, None)
-        while pending is not None and pending[1].batch == route.batch:
-            parts.append(pending[0].rows)
-            pending = next(routed, None)
-        buffer = RowBuffer(parts)
+    """Batches of up to ``size`` rows of each routed batch that went to ``step``, in order.
+
+    Each batch is yielded as soon as its rows are read: only a routed batch's last, shorter batch
+    waits for the part after it (which tells that the routed batch ended).
+    """
+    for _, parts in groupby(_routed_to(source, step), key=lambda routed: routed[1].batch):
+        first, route = next(parts)
+        buffer = RowBuffer(chain([first.rows], (part.rows for part, _ in parts)))
         while rows := buffer.take(size):
             yield [rows], route
 
