@@ -132,4 +132,5 @@ def shared_dag_runs() -> list[DagRun]:
             prepare=lambda dags: write_loader_data(dags / "loader_steps_data"),
         ),
         DagRun(steps_dags / "task_steps.py", "task_steps"),
+        DagRun(TESTS / "routing" / "dags" / "routing_retry.py", "routing_retry"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import posixpath
+import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import networkx as nx
@@ -17,6 +18,7 @@ from airflow_dististage.steps.base import _Step, as_columns, validate_step_name
 
 if TYPE_CHECKING:
     from airflow_dististage.distiset import Distiset
+    from airflow_dististage.pipeline.routing_batch_function import RoutingBatchFunction
 
 
 DEFAULT_PIPELINE_NAME = "pipeline"
@@ -65,6 +67,8 @@ class Pipeline:
         self.requirements = checked_requirements(requirements)
         self.dag = nx.DiGraph()
         self._steps: dict[str, _Step] = {}
+        # routing step -> (its router, the `random` state when the router was connected)
+        self._routers: dict[str, tuple[RoutingBatchFunction, tuple[Any, ...]]] = {}
 
     # -- building ------------------------------------------------------------------------
     def __enter__(self) -> Pipeline:
@@ -122,6 +126,32 @@ class Pipeline:
             )
         self.dag.add_edge(source.name, target.name)
 
+    def add_routing_batch_function(self, step: _Step, router: RoutingBatchFunction) -> None:
+        """Makes ``router`` choose which successors of ``step`` get each of its batches (``step >> router``)."""
+        if self._steps.get(step.name) is not step:
+            raise PipelineValidationError(
+                f"Step {step.name!r} does not belong to pipeline {self.name!r}: connect steps of one pipeline."
+            )
+        if step.name in self._routers:
+            raise PipelineValidationError(
+                f"Step {step.name!r} already routes its batches with {self._routers[step.name][0].label}: a step"
+                " has one routing batch function."
+            )
+        router.attach(step)
+        self._routers[step.name] = (router, random.getstate())
+
+    @property
+    def routing_batch_functions(self) -> dict[str, RoutingBatchFunction]:
+        """Step name -> its routing batch function, for the steps that route their batches (creation order).
+
+        A pipeline description lists them as ``[router.dump() for router in ....values()]``.
+        """
+        return {name: self._routers[name][0] for name in self._steps if name in self._routers}
+
+    def routing_random_state(self, step_name: str) -> tuple[Any, ...]:
+        """The ``random`` module's state when the router of ``step_name`` was connected: where its draws start."""
+        return self._routers[step_name][1]
+
     def global_step_names(self) -> frozenset[str]:
         """Names of the global steps."""
         return frozenset(name for name, step in self._steps.items() if step.is_global)
@@ -133,6 +163,9 @@ class Pipeline:
         A step after one whose outputs are unknown (``LoadDataFromDicts`` without rows or
         ``columns``) is not checked for its input columns: no step before it can say what they are.
         """
+        from airflow_dististage.pipeline.routing_checks import check_routing
+
+        check_routing(self)
         self._validated_columns()
 
     def known_columns(self) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ The shape is distilabel 1.5.3's::
       description: ...
       steps: [{step: {<attributes>, runtime_parameters_info: [...], type_info: {module, name}}, name: ...}]
       connections: [{from: <step>, to: [<step>, ...]}]
-      routing_batch_functions: []
+      routing_batch_functions: [{step, description, type_info: {module, name, kwargs}}]
       type_info: {module, name}
     requirements: [...]
 
@@ -79,8 +79,33 @@ def config_for_distiset(pipeline: Pipeline) -> dict[str, Any] | None:
 
 
 def routing_batch_function_dumps(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Hook for routing batch functions: the ``dump()`` of each one the pipeline holds (none yet)."""
-    return []
+    """The ``dump()`` of each routing batch function the pipeline holds, in step order."""
+    return [router.dump() for router in pipeline.routing_batch_functions.values()]
+
+
+def _load_routers(pipeline: Pipeline, entries: list[Mapping[str, Any]]) -> None:
+    """Connects each described router to its step again, through its factory.
+
+    A file is data: only factories of this package (``sample_n_steps``) are called; a router that
+    user code made is refused, naming its step, since calling a function a file names runs code.
+    """
+    from airflow_dististage.pipeline.routing_batch_function import RoutingBatchFunction
+
+    for entry in entries:
+        step = entry.get("step")
+        if step not in pipeline.steps:
+            raise SerializationError(f"A routing batch function names step {step!r}, which the file does not define.")
+        module = str((entry.get("type_info") or {}).get("module", ""))
+        if module != "airflow_dististage" and not module.startswith("airflow_dististage."):
+            raise SerializationError(
+                f"Step {step!r}: its routing batch function comes from {module or 'no factory'!r}; a pipeline file"
+                " can only rebuild this package's routers (sample_n_steps). Build the pipeline in code instead."
+            )
+        try:
+            router = RoutingBatchFunction.from_dict(dict(entry))
+        except ValueError as error:
+            raise SerializationError(f"Step {step!r}: {error}") from None
+        pipeline.add_routing_batch_function(pipeline.steps[step], router)
 
 
 def _connections(pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -155,10 +180,6 @@ def pipeline_from_dict(cls: type[Pipeline], data: Any) -> Pipeline:
     body = data.get("pipeline") if isinstance(data, Mapping) else None
     if not isinstance(body, Mapping):
         raise SerializationError("Not a pipeline file: it needs a `pipeline` mapping with `steps` and `connections`.")
-    if body.get("routing_batch_functions"):
-        raise SerializationError(
-            "The pipeline file has routing_batch_functions, which this version of airflow-dististage cannot load."
-        )
     name, description, requirements = body.get("name"), body.get("description"), data.get("requirements")
     with cls(name=name, description=description, requirements=requirements) as pipeline:
         for entry in _listed(body, "steps"):
@@ -176,6 +197,7 @@ def pipeline_from_dict(cls: type[Pipeline], data: Any) -> Pipeline:
                     raise SerializationError(f"A connection names step {name!r}, which the file does not define.")
             for target in targets:
                 pipeline.add_edge(steps[source], steps[target])
+        _load_routers(pipeline, _listed(body, "routing_batch_functions"))
     return pipeline
 
 

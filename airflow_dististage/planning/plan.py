@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_dististage.planning.load_stages import plan_load_stages
+from airflow_dististage.planning.routing import routing_roles
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepPlan:
-    """One step as the runtime sees it: kind, neighbours, replicas and GPUs per replica."""
+    """One step as the runtime sees it: kind, neighbours, replicas and GPUs per replica, and
+    whether it is a branch of a routing step or joins the branches of one (see :mod:`.routing`)."""
 
     name: str
     kind: str
@@ -25,6 +27,8 @@ class StepPlan:
     successors: tuple[str, ...]
     replicas: int
     gpus_per_replica: int
+    branch_of: str | None = None
+    joins: str | None = None
 
     @property
     def gpus(self) -> int:
@@ -79,6 +83,7 @@ def build_plan(pipeline: Pipeline, load_groups: Any = None) -> ExecutionPlan:
     steps = pipeline.steps
     load_stages = plan_load_stages(graph, pipeline.global_step_names(), load_groups)
     stage_of = load_stages.stage_of()
+    roles = routing_roles(graph, pipeline.routing_batch_functions, pipeline.global_step_names())
     step_plans = {
         name: StepPlan(
             name=name,
@@ -88,6 +93,8 @@ def build_plan(pipeline: Pipeline, load_groups: Any = None) -> ExecutionPlan:
             successors=tuple(graph.successors(name)),
             replicas=step.resources.replicas,
             gpus_per_replica=step.resources.gpus_per_replica,
+            branch_of=roles[name].branch_of,
+            joins=roles[name].joins,
         )
         for name, step in steps.items()
     }

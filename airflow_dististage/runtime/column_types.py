@@ -21,6 +21,7 @@ Columns holding pickled values (``allow_pickle=True``) are opaque bytes and are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -140,12 +141,18 @@ class ColumnTypes:
         return merged
 
 
-def encode_part(rows: list[dict[str, Any]], types: ColumnTypes, *, allow_pickle: bool) -> bytes:
-    """``rows`` as the Arrow IPC bytes of a step's next part, conformed to (and updating) ``types``.
+def encode_part(
+    rows: list[dict[str, Any]], types: ColumnTypes, *, allow_pickle: bool, metadata: Mapping[str, str] | None = None
+) -> bytes:
+    """``rows`` as the Arrow IPC bytes of a step's next part, conformed to (and updating) ``types``;
+    ``metadata`` is added to the part's schema metadata.
 
     Raises:
         UnencodableColumnError: a column's values cannot be encoded by Arrow (without ``allow_pickle``),
             or a column name is not a str.
         ColumnTypeError: a column's type drifted from the step's earlier parts.
     """
-    return encode_table(types.conform(rows_to_table(rows, allow_pickle=allow_pickle)))
+    table = types.conform(rows_to_table(rows, allow_pickle=allow_pickle))
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    return encode_table(table)

@@ -25,10 +25,18 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from airflow_dististage.runtime.backoff import Backoff
-from airflow_dististage.runtime.batching import chunked, input_batches
+from airflow_dististage.runtime.batching import chunked
 from airflow_dististage.runtime.progress import StepProgress
+from airflow_dististage.runtime.routing import (
+    InputBatch,
+    Route,
+    RouteDecisions,
+    global_step_inputs,
+    part_metadata,
+    step_input_batches,
+)
 from airflow_dististage.runtime.status import StepState, TaskStateProbe, UpstreamFailedError, read_step_state
-from airflow_dististage.runtime.store import BatchStore, StepData, new_generation
+from airflow_dististage.runtime.store import BatchStore, StepData, StoredPart, new_generation
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
@@ -70,13 +78,17 @@ def lineage_fingerprints(pipeline: Pipeline, plan: ExecutionPlan) -> dict[str, s
     """Per step, a hash of its own fingerprint and its predecessors' lineage.
 
     It changes when the step or anything upstream of it changes, which is what decides whether
-    a finished step's output can be reused.
+    a finished step's output can be reused. A step's routing batch function is part of it.
     """
     steps = pipeline.steps
+    routers = pipeline.routing_batch_functions
     lineage: dict[str, str] = {}
     for name in nx.topological_sort(pipeline.dag):
         inherited = [lineage[predecessor] for predecessor in plan.steps[name].predecessors]
-        blob = "|".join([steps[name].fingerprint(), *inherited]).encode()
+        own = [steps[name].fingerprint()]
+        if name in routers:
+            own.append(routers[name].fingerprint(plan.steps[name].successors))
+        blob = "|".join([*own, *inherited]).encode()
         lineage[name] = hashlib.sha256(blob).hexdigest()[:16]
     return lineage
 
@@ -161,6 +173,9 @@ class StepExecution:
         self.fingerprints = dict(fingerprints or lineage_fingerprints(pipeline, plan))
         self.fingerprint = self.fingerprints[step_name]
         self.data = self.data_of(step_name)
+        self._router = pipeline.routing_batch_functions.get(step_name)
+        self._router_state = pipeline.routing_random_state(step_name) if self._router is not None else None
+        self._routes: RouteDecisions | None = None
         self.attempt = 0
         self.generation: str | None = None
         self._marker_incarnation = incarnation
@@ -424,15 +439,21 @@ class StepExecution:
 
     def _execute(self, progress: StepProgress, inputs: dict[str, list[str | None]], committed: set[int]) -> int:
         """Processes the step's input; returns the number of parts the whole step has."""
+        if self._router is not None:
+            self._routes = RouteDecisions(
+                self._router, self.step_plan.successors, self._router_state, single_batch=self.step.is_global
+            )
         if self.step.is_generator:
             return self._run_generator(progress, committed)
         sources = [self._read_predecessor(predecessor, inputs[predecessor]) for predecessor in self.step_plan.predecessors]
         if self.step.is_global:
-            return self._run_global(progress, sources)
-        return self._run_normal(progress, sources, committed)
+            return self._run_global(progress, global_step_inputs(self.step_plan, sources))
+        batches = step_input_batches(self.step_plan, sources, self.step.input_batch_size)
+        return self._run_normal(progress, batches, committed)
 
-    def _write(self, sequence: int, rows: list[dict[str, Any]]) -> None:
-        self.data.write_part(self.generation, sequence, rows)
+    def _write(self, sequence: int, rows: list[dict[str, Any]], routed_from: Route | None = None) -> None:
+        metadata = part_metadata(self._routes, sequence, routed_from)
+        self.data.write_part(self.generation, sequence, rows, metadata)
 
     def _run_generator(self, progress: StepProgress, committed: set[int]) -> int:
         sequence = 0
@@ -473,13 +494,11 @@ class StepExecution:
             parts += 1
         return parts
 
-    def _run_normal(
-        self, progress: StepProgress, sources: list[Iterator[list[dict[str, Any]]]], committed: set[int]
-    ) -> int:
+    def _run_normal(self, progress: StepProgress, batches: Iterator[InputBatch], committed: set[int]) -> int:
         # Every replica reads and decodes all predecessor parts, to cut the same input batches
         # as its siblings, and skips the batches it does not own.
         sequence = -1
-        for sequence, batch in enumerate(input_batches(sources, self.step.input_batch_size)):
+        for sequence, (batch, routed_from) in enumerate(batches):
             if not self._owns(sequence):
                 continue
             progress.consumed(sum(len(rows) for rows in batch))
@@ -487,7 +506,7 @@ class StepExecution:
                 progress.produced(len(self.data.read_part(self.generation, sequence) or []))
                 continue
             outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
-            self._write(sequence, outputs)
+            self._write(sequence, outputs, routed_from)
             progress.produced(len(outputs))
         return sequence + 1
 
@@ -514,7 +533,7 @@ class StepExecution:
                 )
         return rows
 
-    def _read_predecessor(self, predecessor: str, generations: list[str | None]) -> Iterator[list[dict[str, Any]]]:
+    def _read_predecessor(self, predecessor: str, generations: list[str | None]) -> Iterator[StoredPart]:
         """``predecessor``'s parts of ``generations`` (one per replica) in sequence order, waiting for
         each until it finished.
 
@@ -536,8 +555,8 @@ class StepExecution:
             if finished_parts is not None and sequence >= finished_parts:
                 return  # a part past the finished count is a leftover, never output
             generation = generations[sequence % replicas]
-            rows = data.read_part(generation, sequence) if generation is not None else None
-            if rows is None or time.monotonic() - checked_at >= _STATE_CHECK_SECONDS:
+            part = data.read_stored_part(generation, sequence) if generation is not None else None
+            if part is None or time.monotonic() - checked_at >= _STATE_CHECK_SECONDS:
                 state = self.state_of(predecessor)  # raises when it failed or died
                 checked_at = time.monotonic()
                 if any(now is not None and now != then for now, then in zip(state.generations, generations)):
@@ -545,18 +564,18 @@ class StepExecution:
                 finished_parts = state.parts
                 if finished_parts is not None and sequence >= finished_parts:
                     return
-            if rows is None:
+            if part is None:
                 if finished_parts is None:
                     idle_since = self._check_stall(predecessor, state, idle_since)
                     backoff.sleep()
                     continue
-                rows = data.read_part(generation, sequence)  # parts are written before `finished`
-                if rows is None:
+                part = data.read_stored_part(generation, sequence)  # parts are written before `finished`
+                if part is None:
                     raise RuntimeError(
                         f"Step {predecessor!r} finished with {finished_parts} parts but part {sequence} is missing"
                         f" from {data.path}: its output was modified; rerun it."
                     )
-            yield rows
+            yield part
             sequence += 1
             idle_since = None
             backoff.reset()

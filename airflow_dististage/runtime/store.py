@@ -28,13 +28,14 @@ import json
 import os
 import re
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_dististage.runtime.column_types import ColumnTypes, encode_part
-from airflow_dististage.runtime.encoding import PartEncodingError, decode_rows, part_schema
+from airflow_dististage.runtime.encoding import PartEncodingError, decode_table, part_schema, table_to_rows
 from airflow_dististage.runtime.folders import safe_folder_name
 from airflow_dististage.steps.base import validate_step_name
 
@@ -57,6 +58,13 @@ def _parse_part_name(name: str) -> tuple[int, str] | None:
     if not sequence.isdigit() or generation == rest or not _GENERATION.fullmatch(generation):
         return None
     return int(sequence), generation
+
+
+class StoredPart(NamedTuple):
+    """A part's rows and its schema metadata (what the writer recorded with it, e.g. its routing)."""
+
+    rows: list[dict[str, Any]]
+    metadata: dict[str, str]
 
 
 class BatchStore:
@@ -191,8 +199,12 @@ class StepData:
             raise ValueError(f"Step {self.name!r}: invalid generation {generation!r}.")
         return f"{self.path}/parts/{part_name(sequence, generation)}"
 
-    def write_part(self, generation: str, sequence: int, rows: list[dict[str, Any]]) -> None:
+    def write_part(
+        self, generation: str, sequence: int, rows: list[dict[str, Any]], metadata: Mapping[str, str] | None = None
+    ) -> None:
         """Writes output batch ``sequence`` of ``generation``; rewriting it with the same rows is harmless.
+
+        ``metadata`` is stored in the part's schema, so it is committed with the rows, atomically.
 
         Each column keeps one type across the generation's parts (null and int -> float unify).
 
@@ -205,15 +217,24 @@ class StepData:
             schemas = [part_schema(self.read_part_bytes(generation, seq)) for seq in self.part_sequences(generation)]
             types = self._types[generation] = ColumnTypes.from_schema(*schemas)
         try:
-            data = encode_part(rows, types, allow_pickle=self.store.allow_pickle)
+            data = encode_part(rows, types, allow_pickle=self.store.allow_pickle, metadata=metadata)
         except PartEncodingError as error:
             raise PartEncodingError(error.column, f"Step {self.name!r}, batch {sequence}: {error}") from error
         self.store.write_atomic(self._part_path(generation, sequence), data)
 
     def read_part(self, generation: str, sequence: int) -> list[dict[str, Any]] | None:
         """Rows of part ``sequence`` of ``generation``, or None while it does not exist."""
+        part = self.read_stored_part(generation, sequence)
+        return None if part is None else part.rows
+
+    def read_stored_part(self, generation: str, sequence: int) -> StoredPart | None:
+        """Rows and metadata of part ``sequence`` of ``generation``, or None while it does not exist."""
         data = self.read_part_bytes(generation, sequence)
-        return None if data is None else decode_rows(data, allow_pickle=self.store.allow_pickle)
+        if data is None:
+            return None
+        table = decode_table(data, allow_pickle=self.store.allow_pickle)
+        metadata = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()}
+        return StoredPart(table_to_rows(table, allow_pickle=self.store.allow_pickle), metadata)
 
     def read_part_bytes(self, generation: str, sequence: int) -> bytes | None:
         """Raw Arrow IPC bytes of part ``sequence`` of ``generation`` (None while it does not exist)."""

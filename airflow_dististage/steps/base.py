@@ -21,6 +21,7 @@ from airflow_dististage.typing import GeneratorStepOutput, StepColumns, StepOutp
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
+    from airflow_dististage.pipeline.routing_batch_function import RoutingBatchFunction
 
 StepInput = Annotated[List[Dict[str, Any]], "StepInput"]
 """Annotation of the ``process`` argument that receives a batch of rows from a predecessor."""
@@ -167,8 +168,22 @@ class _Step(Declarative):
     @overload
     def __rshift__(self, other: list[_Step]) -> list[_Step]: ...
 
-    def __rshift__(self, other: Union[_Step, list[_Step]]) -> Union[_Step, list[_Step]]:
-        """``a >> b`` or ``a >> [b, c]``: connects and returns the right-hand side."""
+    @overload
+    def __rshift__(self, other: RoutingBatchFunction) -> RoutingBatchFunction: ...
+
+    def __rshift__(
+        self, other: Union[_Step, list[_Step], RoutingBatchFunction]
+    ) -> Union[_Step, list[_Step], RoutingBatchFunction]:
+        """``a >> b`` or ``a >> [b, c]``: connects and returns the right-hand side.
+
+        ``a >> router`` makes ``router`` (a routing batch function) route ``a``'s batches and
+        returns it, to be continued with ``>> [b, c]``.
+        """
+        from airflow_dististage.pipeline.routing_batch_function import RoutingBatchFunction
+
+        if isinstance(other, RoutingBatchFunction):
+            self._pipeline_or_raise().add_routing_batch_function(self, other)
+            return other
         if isinstance(other, _Step):
             self.connect(other)
             return other
@@ -185,9 +200,12 @@ class _Step(Declarative):
             return self
         return NotImplemented
 
-    def connect(self, *steps: _Step) -> None:
-        """Connects this step to each of ``steps`` (in the given order)."""
+    def connect(self, *steps: _Step, routing_batch_function: Optional[RoutingBatchFunction] = None) -> None:
+        """Connects this step to each of ``steps`` (in the given order); ``routing_batch_function``
+        chooses which of its successors get each batch (as ``self >> router >> [steps]``)."""
         pipeline = self._pipeline_or_raise()
+        if routing_batch_function is not None:
+            pipeline.add_routing_batch_function(self, routing_batch_function)
         for step in steps:
             pipeline.add_edge(self, step)
 

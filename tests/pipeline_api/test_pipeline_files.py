@@ -10,7 +10,7 @@ import yaml
 
 from airflow_dististage.llms import OpenAILLM, vLLM
 from airflow_dististage.mixins.serialization import SerializationError
-from airflow_dististage.pipeline import Pipeline
+from airflow_dististage.pipeline import Pipeline, sample_n_steps
 from airflow_dististage.steps import LoadDataFromDicts, LoadDataFromHub
 from airflow_dististage.steps.tasks import TextGeneration
 from tests.pipeline_api.api_steps import Tag, every_family_pipeline
@@ -198,13 +198,43 @@ def test_bad_files_are_clear_errors(original: Pipeline, tmp_path: Path) -> None:
     with pytest.raises(SerializationError, match=r"Step 'load_data_from_dicts_0': LoadDataFromDicts cannot be built"):
         Pipeline.from_dict(data)
     data = original.dump()
-    data["pipeline"]["routing_batch_functions"] = [{"step": "tag_0"}]
-    with pytest.raises(SerializationError, match="routing_batch_functions"):
+    data["pipeline"]["routing_batch_functions"] = [{"step": "ghost"}]
+    with pytest.raises(SerializationError, match="A routing batch function names step 'ghost'"):
         Pipeline.from_dict(data)
     with pytest.raises(ValueError, match="is a folder"):
         Pipeline.from_yaml(tmp_path)
     with pytest.raises(ValueError, match="Invalid format 'toml'"):
         original.save(tmp_path / "p.toml", format="toml")
+
+
+def _routed_pipeline() -> Pipeline:
+    with Pipeline(name="routed") as pipeline:
+        load = LoadDataFromDicts(data=[{"instruction": f"q{i}"} for i in range(4)], batch_size=2)
+        load >> sample_n_steps(2) >> [Tag(name=f"branch_{i}") for i in range(3)]
+    return pipeline
+
+
+def test_routers_made_by_sample_n_steps_round_trip(tmp_path: Path) -> None:
+    original = _routed_pipeline()
+    original.save(tmp_path / "routed.yaml")
+    loaded = Pipeline.from_yaml(tmp_path / "routed.yaml")
+    (entry,) = original.dump()["pipeline"]["routing_batch_functions"]
+    assert entry["step"] == "load_data_from_dicts_0"
+    assert entry["type_info"]["name"] == "sample_n_steps" and entry["type_info"]["kwargs"] == {"n": 2}
+    assert [router.dump() for router in loaded.routing_batch_functions.values()] == [entry]
+    assert _graph(loaded) == _graph(original)
+    assert loaded.get_load_stages() == original.get_load_stages()
+
+
+def test_a_router_a_file_names_outside_this_package_is_never_called(tmp_path: Path) -> None:
+    data = _routed_pipeline().dump()
+    marker = tmp_path / "called"
+    data["pipeline"]["routing_batch_functions"][0]["type_info"] = {
+        "module": "os", "name": "mkdir", "kwargs": {"path": str(marker)}
+    }
+    with pytest.raises(SerializationError, match=r"Step 'load_data_from_dicts_0': its routing batch function comes from 'os'"):
+        Pipeline.from_dict(data)
+    assert not marker.exists()
 
 
 def test_predecessor_orders_no_entry_order_can_keep_come_back_from_edge_entries() -> None:
