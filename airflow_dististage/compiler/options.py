@@ -1,8 +1,8 @@
 """What a compiled DAG needs besides the pipeline: where data goes, which pool gates GPUs, how tasks wait.
 
 Defaults come from the ``[dististage]`` section of the Airflow configuration (``store``, ``output``,
-``gpu_pool``; see :mod:`airflow_dististage.provider.config`), read when a pipeline is compiled,
-never when the package is imported.
+``gpu_pool``, ``gpus``; see :mod:`airflow_dististage.provider.config`), read when a pipeline is
+compiled, never when the package is imported.
 """
 
 from __future__ import annotations
@@ -112,6 +112,33 @@ def check_retries(value: object, name: str) -> None:
     """Raises :class:`CompileError` naming ``name`` (where the value came from) unless ``value`` is an int >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CompileError(f"{name} must be an integer >= 0, got {value!r}.")
+
+
+def auto_plan_gpus(gpus: int | None) -> int:
+    """The GPUs one load stage may use under ``load_groups="auto"``: ``gpus``, else ``[dististage] gpus``.
+
+    Raises:
+        CompileError: neither is given, or the value is not an integer >= 0 (naming where it came from).
+    """
+    from airflow_dististage.provider.config import get_setting
+
+    source = "gpus"
+    if gpus is None:
+        configured = get_setting("gpus")
+        if configured is None or not str(configured).strip():
+            raise CompileError(
+                "load_groups='auto' needs the GPUs one load stage may use: pass gpus=N to compile_pipeline"
+                " (--gpus N to `airflow dististage plan`), or set [dististage] gpus in airflow.cfg"
+                " (AIRFLOW__DISTISTAGE__GPUS)."
+            )
+        source = "[dististage] gpus"
+        try:
+            gpus = int(configured)
+        except ValueError:
+            raise CompileError(f"[dististage] gpus must be an integer >= 0, got {configured!r}.") from None
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise CompileError(f"{source} must be an integer >= 0, got {gpus!r}.")
+    return gpus
 
 
 def resolve_options(
