@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from airflow_dististage.planning import AUTO
 from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
@@ -89,7 +90,8 @@ def run_pipeline(
         dataset: rows for the first steps (list of dicts, ``datasets.Dataset`` or pandas
             ``DataFrame``); a ``LoadDataFromDicts`` loader is added for them, as distilabel does.
         parameters: runtime parameters, ``{step_name: {parameter: value}}``.
-        load_groups: steps loaded together (lists of steps), or ``"sequential_step_execution"``.
+        load_groups: steps loaded together (lists of steps), ``"sequential_step_execution"``, or
+            ``"auto"``: the fewest stages that each fit in this host's GPUs (see ``host_gpus``).
         use_cache: reuse the steps finished by an earlier run whose step and inputs are unchanged;
             False recomputes everything.
         dataset_batch_size: rows per batch of the ``dataset`` loader.
@@ -107,7 +109,7 @@ def run_pipeline(
     if dataset is not None:
         attach_dataset(pipeline, dataset, dataset_batch_size)
     pipeline.set_runtime_parameters(parameters)
-    plan = pipeline.plan(load_groups)
+    plan = pipeline.plan(load_groups, gpus=len(host_gpus()) if load_groups == AUTO else None)
     store = _open_store(pipeline, storage_parameters)
     recompute = set(plan.steps) if not use_cache else _steps_without_cache(pipeline)
     run_incarnation = uuid.uuid4().hex  # recomputed steps are recomputed once in this run, then resumed
