@@ -3,12 +3,19 @@
 ``datasets`` is imported only when a Distiset is built or loaded, never by importing the package.
 ``push_to_hub`` is a thin wrapper over ``DatasetDict.push_to_hub``; it needs the Hugging Face Hub
 and a token, so it is not exercised by the offline test suite.
+
+``Distiset.metadata`` describes the run: ``token_usage`` holds, per step whose LLM reported tokens,
+its ``input_tokens`` and ``output_tokens`` (all replicas), the run's totals, and the steps that
+stopped early at a ``max_tokens_per_run``. ``save_to_disk`` writes it to ``metadata.json`` next to
+the configurations; ``load_from_disk`` reads it back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,18 +26,32 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = "default"
 TRAIN_SPLIT = "train"
+METADATA_FILE = "metadata.json"
 
 
 class Distiset(dict):
-    """Leaf step name -> ``DatasetDict`` (split ``train``); a single leaf is named ``default``."""
+    """Leaf step name -> ``DatasetDict`` (split ``train``); a single leaf is named ``default``.
+
+    ``metadata``: what the run recorded besides rows (see the module docstring).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metadata: dict[str, Any] = {}
 
     def save_to_disk(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
-        """Saves every configuration under ``<path>/<name>/`` (``DatasetDict.save_to_disk``)."""
+        """Saves every configuration under ``<path>/<name>/`` (``DatasetDict.save_to_disk``) and the
+        metadata to ``<path>/metadata.json``."""
+        import fsspec
+
         for name, dataset_dict in self.items():
             # datasets writes no shard for a split without rows, and then cannot load it back.
             empty = {split: 1 for split, dataset in dataset_dict.items() if dataset.num_rows == 0}
             options = {**kwargs, "num_shards": {**empty, **kwargs.get("num_shards", {})}} if empty else kwargs
             dataset_dict.save_to_disk(os.path.join(os.fspath(path), name), **options)
+        storage_options = kwargs.get("storage_options") or {}
+        with fsspec.open(os.path.join(os.fspath(path), METADATA_FILE), "w", **storage_options) as file:
+            json.dump(self.metadata, file, indent=2, sort_keys=True)
 
     @classmethod
     def load_from_disk(cls, path: str | os.PathLike[str], **kwargs: Any) -> Distiset:
@@ -41,7 +62,12 @@ class Distiset(dict):
         names = sorted(entry for entry in os.listdir(root) if os.path.isdir(os.path.join(root, entry)))
         if not names:
             raise FileNotFoundError(f"No saved Distiset configurations under {root!r}.")
-        return cls({name: load_from_disk(os.path.join(root, name), **kwargs) for name in names})
+        distiset = cls({name: load_from_disk(os.path.join(root, name), **kwargs) for name in names})
+        metadata = os.path.join(root, METADATA_FILE)
+        if os.path.isfile(metadata):
+            with open(metadata) as file:
+                distiset.metadata = json.load(file)
+        return distiset
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> None:
         """Pushes each configuration to the Hub dataset ``repo_id`` as ``config_name=<name>``."""
@@ -53,19 +79,30 @@ class Distiset(dict):
         return f"Distiset({{{inner}}})"
 
 
+@dataclass(frozen=True)
+class FinishedStep:
+    """A finished step: each replica's output generation, its part count, and what its markers count."""
+
+    generations: list[str]
+    parts: int
+    input_tokens: int
+    output_tokens: int
+    token_budget_reached: bool
+
+
 def finished_outputs(
     store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]
-) -> dict[str, tuple[list[str], int]]:
-    """Per step, the generation of each replica's finished output and the step's part count.
+) -> dict[str, FinishedStep]:
+    """Per step, the generation of each replica's finished output, its part count and token counts.
 
     Raises:
         RuntimeError: a replica has not finished in this run, or a step's output was computed from
             an output of its predecessor that has since been replaced (it is stale: rerun it).
     """
-    outputs: dict[str, tuple[list[str], int]] = {}
+    outputs: dict[str, FinishedStep] = {}
     for step in plan.topological_order:
         data = store.step(step, fingerprints[step])
-        generations, counts = [], []
+        generations, counts, markers = [], [], []
         for replica in range(plan.steps[step].replicas):
             marker = data.read_marker("finished", replica)
             if marker is None:
@@ -73,7 +110,7 @@ def finished_outputs(
                     f"Step {step!r} (replica {replica}) has not finished in run {store.run_id!r} of {store.url!r}:"
                     " the Distiset is built from finished steps only."
                 )
-            expected = {name: outputs[name][0] for name in plan.steps[step].predecessors}
+            expected = {name: outputs[name].generations for name in plan.steps[step].predecessors}
             if marker.get("inputs", {}) != expected:
                 raise RuntimeError(
                     f"Step {step!r} (replica {replica}) was computed from an earlier output of"
@@ -82,8 +119,30 @@ def finished_outputs(
                 )
             generations.append(marker["generation"])
             counts.append(marker["batches"])
-        outputs[step] = (generations, max(counts))
+            markers.append(marker)
+        outputs[step] = FinishedStep(
+            generations=generations,
+            parts=max(counts),
+            input_tokens=sum(marker.get("input_tokens", 0) for marker in markers),
+            output_tokens=sum(marker.get("output_tokens", 0) for marker in markers),
+            token_budget_reached=any(marker.get("token_budget_reached", False) for marker in markers),
+        )
     return outputs
+
+
+def token_usage(outputs: Mapping[str, FinishedStep]) -> dict[str, Any]:
+    """The ``token_usage`` metadata of finished steps: per step that used tokens, and in total."""
+    steps = {
+        name: {"input_tokens": step.input_tokens, "output_tokens": step.output_tokens}
+        for name, step in outputs.items()
+        if step.input_tokens or step.output_tokens
+    }
+    return {
+        "steps": steps,
+        "input_tokens": sum(counts["input_tokens"] for counts in steps.values()),
+        "output_tokens": sum(counts["output_tokens"] for counts in steps.values()),
+        "budget_reached": [name for name, step in outputs.items() if step.token_budget_reached],
+    }
 
 
 def _step_table(store: BatchStore, step: str, lineage: str, generations: list[str], parts: int) -> pa.Table:
@@ -143,10 +202,11 @@ def create_distiset(
     distiset = Distiset()
     for leaf in leaves:
         name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
-        table = _step_table(store, leaf, fingerprints[leaf], *outputs[leaf])
+        table = _step_table(store, leaf, fingerprints[leaf], outputs[leaf].generations, outputs[leaf].parts)
         if table.num_rows == 0 and columns is not None:
             dataset = Dataset.from_dict({column: [] for column in columns.get(leaf, ())})
         else:
             dataset = Dataset(table)
         distiset[name] = DatasetDict({TRAIN_SPLIT: dataset})
+    distiset.metadata = {"token_usage": token_usage(outputs)}
     return distiset

@@ -81,6 +81,7 @@ def compile_pipeline(
     check_gpu_pool: str = "strict",
     gpu_claim_timeout_seconds: float = 600.0,
     gpus: int | None = None,
+    max_tokens_per_run: int | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Compiles ``pipeline`` to an Airflow DAG: one TaskGroup ``stage_<i>`` per load stage.
@@ -111,6 +112,8 @@ def compile_pipeline(
         gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
         gpus: with ``load_groups="auto"``, the GPUs one load stage may use (default
             ``[dististage] gpus``); the run's ``check_gpu_pool`` task fails when the pool is smaller.
+        max_tokens_per_run: each run's token budget for all its LLM steps together (input + output
+            tokens): they stop generating once it is reached and finish with the rows they have.
         **dag_kwargs: passed to ``DAG`` (``tags``, ``catchup``, ``max_active_runs``, ...).
 
     Raises:
@@ -136,6 +139,7 @@ def compile_pipeline(
         step_retries=step_retries,
         check_gpu_pool=check_gpu_pool,
         gpu_claim_timeout_seconds=gpu_claim_timeout_seconds,
+        max_tokens_per_run=max_tokens_per_run,
     )
     if not dag_id.isascii():
         # Airflow 3.3's in-process task API (dag.test(), `airflow dags test`) fails to store an XCom

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from airflow_dististage.runtime.tokens import check_token_budget
+
 DEFAULT_STEP_RETRIES = 2
 GPU_POOL_CHECK_MODES = ("strict", "warn")
 PROCESS_PRIVATE_PROTOCOLS = frozenset({"memory"})
@@ -44,6 +46,8 @@ class CompileOptions:
             after the last committed batch, or returns at once if the step had finished (Airflow
             may fail a task that just came back from a reschedule while it runs).
         gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
+        max_tokens_per_run: each run's token budget for its LLM steps together (input + output
+            tokens), or None (see :mod:`~airflow_dististage.runtime.tokens`).
     """
 
     dag_id: str
@@ -58,6 +62,7 @@ class CompileOptions:
     step_retries: int = DEFAULT_STEP_RETRIES
     check_gpu_pool: str = "strict"
     gpu_claim_timeout_seconds: float = 600.0
+    max_tokens_per_run: int | None = None
 
     def __post_init__(self) -> None:
         check_dag_id(self.dag_id)
@@ -88,6 +93,10 @@ class CompileOptions:
         check_retries(self.step_retries, "step_retries")
         if self.check_gpu_pool not in GPU_POOL_CHECK_MODES:
             raise CompileError(f"check_gpu_pool must be one of {GPU_POOL_CHECK_MODES}, got {self.check_gpu_pool!r}.")
+        try:
+            check_token_budget(self.max_tokens_per_run, "max_tokens_per_run")
+        except ValueError as error:
+            raise CompileError(str(error)) from None
         for name in ("reschedule_seconds", "start_timeout_seconds", "gpu_claim_timeout_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:

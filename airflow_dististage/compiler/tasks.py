@@ -81,6 +81,7 @@ class CompiledPipeline:
             incarnation=fresh_start_incarnation(ti),
             probe=AirflowTaskStates(context["dag_run"].dag_id, context["run_id"], self.plan),
             stall_timeout=self.options.start_timeout_seconds,
+            max_tokens_per_run=self.options.max_tokens_per_run,
         )
         try:
             execution.claim_incarnation()
@@ -137,6 +138,7 @@ class CompiledPipeline:
                 successor = StepExecution(
                     self.pipeline, self.plan, execution.store, name, replica,
                     fingerprints=execution.fingerprints, probe=probe,
+                    max_tokens_per_run=self.options.max_tokens_per_run,
                 )
                 try:
                     left_to_airflow = probe(name, replica) != "success"

@@ -31,6 +31,7 @@ from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
 from airflow_dististage.runtime.locks import hold_step_locks
 from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
+from airflow_dististage.runtime.tokens import check_token_budget
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -79,6 +80,7 @@ def run_pipeline(
     use_cache: bool = True,
     dataset_batch_size: int = 50,
     storage_parameters: dict[str, Any] | None = None,
+    max_tokens_per_run: int | None = None,
     *,
     show_progress: bool | None = None,
     heartbeat_timeout: float = 60.0,
@@ -98,6 +100,8 @@ def run_pipeline(
         storage_parameters: ``{"path": <folder or fsspec URL>, **fsspec options}`` for the batch
             store; defaults to :func:`default_cache_dir`. In-memory filesystems are not shared
             with the step processes and cannot be used here.
+        max_tokens_per_run: stop the LLM steps once they used this many tokens (input + output) in
+            all, as the Distiset's metadata totals them (see :mod:`~airflow_dististage.runtime.tokens`).
         show_progress: draw a live table per step (default: when stdout is a terminal).
         heartbeat_timeout: seconds of silence after which a running step counts as dead.
 
@@ -106,6 +110,7 @@ def run_pipeline(
             raised before any step runs.
         StepFailedError: a step failed; the other steps of its stage are stopped.
     """
+    check_token_budget(max_tokens_per_run, "max_tokens_per_run")
     if dataset is not None:
         attach_dataset(pipeline, dataset, dataset_batch_size)
     pipeline.set_runtime_parameters(parameters)
@@ -127,6 +132,7 @@ def run_pipeline(
                 heartbeat_timeout=heartbeat_timeout,
                 fingerprints=fingerprints,
                 incarnation=run_incarnation if name in recompute else None,
+                max_tokens_per_run=max_tokens_per_run,
             )
             for name in stage.steps
             for replica in range(plan.steps[name].replicas)
