@@ -99,7 +99,7 @@ class StepProgress:
 
 
 class LiveDisplay:
-    """A live per-step table (state, rows in/out, batches, rows/s) read from the store's markers.
+    """A live per-step table (state, rows in/out, batches, rows/s, tokens) read from the store's markers.
 
     Used by the local runner when its output is a terminal; ``refresh`` is cheap enough to call
     a few times a second.
@@ -127,7 +127,7 @@ class LiveDisplay:
         from rich.table import Table
 
         table = Table(title=f"pipeline {self._plan.pipeline_name}")
-        for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s"):
+        for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s", "tokens"):
             table.add_column(column)
         for name, step_plan in self._plan.steps.items():
             state, totals = self._step_totals(name, step_plan.replicas)
@@ -140,18 +140,20 @@ class LiveDisplay:
                 str(totals["rows_out"]),
                 str(totals["batches_out"]),
                 f"{rate:,.0f}",
+                str(totals["input_tokens"] + totals["output_tokens"]),
             )
         self._live.update(table, refresh=True)
 
     def _step_totals(self, step: str, replicas: int) -> tuple[str, dict[str, float]]:
-        totals = {"rows_in": 0, "rows_out": 0, "batches_out": 0, "seconds": 0.0}
+        counted = ("rows_in", "rows_out", "batches_out", "input_tokens", "output_tokens")
+        totals = {**dict.fromkeys(counted, 0), "seconds": 0.0}
         states = []
         for replica in range(replicas):
             for kind in ("failed", "finished", "started"):
                 marker = self._store.step(step, self._fingerprints[step]).read_marker(kind, replica)
                 if marker is not None and not (kind == "started" and marker.get("heartbeat") is None):
                     states.append(kind)
-                    for key in ("rows_in", "rows_out", "batches_out"):
+                    for key in counted:
                         totals[key] += marker.get(key, 0)
                     totals["seconds"] = max(totals["seconds"], marker.get("seconds", 0.0))
                     break
