@@ -22,10 +22,11 @@ class StageProblem:
         globals_ = set(global_steps)
         self.names = tuple(nx.topological_sort(graph))
         index = {name: position for position, name in enumerate(self.names)}
-        self.capacity = gpus
-        self.closed = gpus + 1
-        """The fill of a stage nothing may join: a global step's, or none opened yet."""
         self.needs = tuple(needs.get(name, 0) for name in self.names)
+        self.capacity = min(gpus, sum(self.needs))
+        """``gpus``, or all the steps need if less: no stage can use more (keeps the tables small)."""
+        self.closed = self.capacity + 1
+        """The fill of a stage nothing may join: a global step's, or none opened yet."""
         self.is_global = tuple(name in globals_ for name in self.names)
         self.preds = tuple(sum(1 << index[p] for p in graph.predecessors(name)) for name in self.names)
         self.full = (1 << len(self.names)) - 1
