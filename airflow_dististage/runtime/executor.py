@@ -168,7 +168,7 @@ class StepExecution:
         self.generation: str | None = None
         self._marker_incarnation = incarnation
         self._inputs: dict[str, list[str | None]] = {}
-        self.tokens = TokenBudget(self, pipeline.steps, max_tokens_per_run)
+        self.token_budget = TokenBudget(self, pipeline.steps, max_tokens_per_run)
         self._budget_reached = False
 
     def __repr__(self) -> str:
@@ -488,22 +488,21 @@ class StepExecution:
                 progress.consumed(sum(len(rows) for rows in batch))
                 progress.produced(len(self.data.read_part(self.generation, sequence) or []))
                 continue
-            if not self._budget_reached and self._stop_for_tokens(progress):
+            if self._budget_reached or self._stop_for_tokens(progress):
                 if self.step_plan.replicas == 1:
                     return sequence  # reads no more input: its parts end here
-            if self._budget_reached:  # siblings go on: commit this part empty, so every part exists
-                self._write(sequence, [])
+                self._write(sequence, [])  # its siblings go on: every part must exist
                 continue
             progress.consumed(sum(len(rows) for rows in batch))
             outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
             self._write(sequence, outputs)
             progress.produced(len(outputs))
-            progress.used_tokens(*self.tokens.take())
+            progress.used_tokens(*self.token_budget.take())
         return sequence + 1
 
     def _stop_for_tokens(self, progress: StepProgress) -> bool:
         """Whether a token budget is reached; logs why once it is."""
-        reason = self.tokens.reached(progress)
+        reason = self.token_budget.reached(progress)
         if reason is None:
             return False
         self._budget_reached = True

@@ -11,7 +11,10 @@ reports none counts 0). Two budgets may apply to a step, checked before each inp
   steps' counts are read from their markers, which running steps refresh with each heartbeat, so
   LLM steps that run at the same time may together pass it by what they generated since.
 
-The batch that reaches a budget is kept: a budget stops the next batch, never one in flight.
+The batch that reaches a budget is kept: a budget stops the next batch, never one in flight. The step
+then finishes successfully with the rows it has: with one replica it reads no more input; a replica
+of several commits its remaining batches empty, since readers take part ``k`` from replica ``k % N``.
+A resumed step starts from the counts of its last heartbeat.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ class Task(Step):
         add_raw_input: keep the chat sent to the LLM in ``distilabel_metadata``.
         max_tokens_per_run: stop generating once this step's LLM calls used this many tokens (input
             plus output, as the LLM reports them) in a run, all its replicas together (each gets an
-            even share). The batch that reaches it is kept; the step then reads no more input and
-            finishes successfully with the rows it generated. None: no limit.
+            even share). The batch that reaches it is kept; the step then generates no more and
+            finishes successfully with the rows it has (see :mod:`~airflow_dististage.runtime.tokens`).
+            None: no limit.
     """
 
     llm: LLM
