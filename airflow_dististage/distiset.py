@@ -5,6 +5,9 @@ Saved, a Distiset is distilabel's folder: ``<path>/<configuration>/`` (``Dataset
 and ``<path>/distiset_configs/`` with ``README.md`` (the dataset card), ``pipeline.yaml`` (the
 pipeline that made it) and ``pipeline.log`` (when the Distiset has a log: one loaded from a saved
 Distiset that had one; runs write their logs to the logging setup or Airflow's task logs instead).
+``Distiset.metadata`` describes the run: ``token_usage`` holds, per step whose LLM reported tokens,
+its ``input_tokens`` and ``output_tokens`` (all replicas), the run's totals, and the steps that
+stopped early at a ``max_tokens_per_run``; it is saved as ``distiset_configs/metadata.json``.
 ``push_to_hub`` is a thin wrapper over ``DatasetDict.push_to_hub``; it needs the Hugging Face Hub
 and a token, so it is not exercised by the offline test suite.
 """
@@ -16,6 +19,7 @@ import logging
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,7 @@ DISTISET_ARTIFACTS_FOLDER = "artifacts"
 PIPELINE_CONFIG_FILENAME = "pipeline.yaml"
 PIPELINE_LOG_FILENAME = "pipeline.log"
 CARD_FILENAME = "README.md"
+METADATA_FILENAME = "metadata.json"
 
 
 class Distiset(dict):
@@ -42,6 +47,7 @@ class Distiset(dict):
     ``pipeline_config`` is the pipeline that made it, as ``pipeline.yaml`` holds it (None when
     unknown); ``pipeline_log`` the text of its ``pipeline.log``, if it has one. ``pipeline_path``
     and ``log_filename_path`` are those files in a Distiset loaded from a local folder, as in distilabel.
+    ``metadata`` is what the run recorded besides rows (see the module docstring).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -50,6 +56,7 @@ class Distiset(dict):
         self.pipeline_log: str | None = None
         self.pipeline_path: Path | None = None
         self.log_filename_path: Path | None = None
+        self.metadata: dict[str, Any] = {}
 
     def train_test_split(self, train_size: float, shuffle: bool = True, seed: int | None = None) -> Distiset:
         """Splits each configuration's ``train`` rows into ``train`` (``train_size`` of them) and ``test``, in place.
@@ -101,6 +108,7 @@ class Distiset(dict):
             CARD_FILENAME: self._card(posixpath.basename(root.rstrip("/")), config is not None) if save_card else None,
             PIPELINE_CONFIG_FILENAME: config,
             PIPELINE_LOG_FILENAME: self._log() if save_pipeline_log else None,
+            METADATA_FILENAME: json.dumps(self.metadata, indent=2, sort_keys=True) if self.metadata else None,
         }
         for filename, text in files.items():
             if text is not None:
@@ -154,6 +162,8 @@ class Distiset(dict):
 
             distiset.pipeline_config = loads(config_text, "yaml")
         distiset.pipeline_log = _read_text(filesystem, posixpath.join(config_folder, PIPELINE_LOG_FILENAME))
+        metadata_text = _read_text(filesystem, posixpath.join(config_folder, METADATA_FILENAME))
+        distiset.metadata = json.loads(metadata_text) if metadata_text is not None else {}
         if local:
             for attribute, filename, text in (
                 ("pipeline_path", PIPELINE_CONFIG_FILENAME, config_text),
@@ -255,19 +265,30 @@ def _read_text(filesystem: Any, path: str) -> str | None:
     return filesystem.cat_file(path).decode("utf-8")
 
 
+@dataclass(frozen=True)
+class FinishedStep:
+    """A finished step: each replica's output generation, its part count, and what its markers count."""
+
+    generations: list[str]
+    parts: int
+    input_tokens: int
+    output_tokens: int
+    token_budget_reached: bool
+
+
 def finished_outputs(
     store: BatchStore, plan: ExecutionPlan, fingerprints: Mapping[str, str]
-) -> dict[str, tuple[list[str], int]]:
-    """Per step, the generation of each replica's finished output and the step's part count.
+) -> dict[str, FinishedStep]:
+    """Per step, the generation of each replica's finished output, its part count and token counts.
 
     Raises:
         RuntimeError: a replica has not finished in this run, or a step's output was computed from
             an output of its predecessor that has since been replaced (it is stale: rerun it).
     """
-    outputs: dict[str, tuple[list[str], int]] = {}
+    outputs: dict[str, FinishedStep] = {}
     for step in plan.topological_order:
         data = store.step(step, fingerprints[step])
-        generations, counts = [], []
+        generations, counts, markers = [], [], []
         for replica in range(plan.steps[step].replicas):
             marker = data.read_marker("finished", replica)
             if marker is None:
@@ -275,7 +296,7 @@ def finished_outputs(
                     f"Step {step!r} (replica {replica}) has not finished in run {store.run_id!r} of {store.url!r}:"
                     " the Distiset is built from finished steps only."
                 )
-            expected = {name: outputs[name][0] for name in plan.steps[step].predecessors}
+            expected = {name: outputs[name].generations for name in plan.steps[step].predecessors}
             if marker.get("inputs", {}) != expected:
                 raise RuntimeError(
                     f"Step {step!r} (replica {replica}) was computed from an earlier output of"
@@ -284,8 +305,30 @@ def finished_outputs(
                 )
             generations.append(marker["generation"])
             counts.append(marker["batches"])
-        outputs[step] = (generations, max(counts))
+            markers.append(marker)
+        outputs[step] = FinishedStep(
+            generations=generations,
+            parts=max(counts),
+            input_tokens=sum(marker.get("input_tokens", 0) for marker in markers),
+            output_tokens=sum(marker.get("output_tokens", 0) for marker in markers),
+            token_budget_reached=any(marker.get("token_budget_reached", False) for marker in markers),
+        )
     return outputs
+
+
+def token_usage(outputs: Mapping[str, FinishedStep]) -> dict[str, Any]:
+    """The ``token_usage`` metadata of finished steps: per step that used tokens, and in total."""
+    steps = {
+        name: {"input_tokens": step.input_tokens, "output_tokens": step.output_tokens}
+        for name, step in outputs.items()
+        if step.input_tokens or step.output_tokens
+    }
+    return {
+        "steps": steps,
+        "input_tokens": sum(counts["input_tokens"] for counts in steps.values()),
+        "output_tokens": sum(counts["output_tokens"] for counts in steps.values()),
+        "budget_reached": [name for name, step in outputs.items() if step.token_budget_reached],
+    }
 
 
 def _step_table(store: BatchStore, step: str, lineage: str, generations: list[str], parts: int) -> pa.Table:
@@ -347,11 +390,12 @@ def create_distiset(
     distiset = Distiset()
     for leaf in leaves:
         name = DEFAULT_CONFIG if len(leaves) == 1 else leaf
-        table = _step_table(store, leaf, fingerprints[leaf], *outputs[leaf])
+        table = _step_table(store, leaf, fingerprints[leaf], outputs[leaf].generations, outputs[leaf].parts)
         if table.num_rows == 0 and columns is not None:
             dataset = Dataset.from_dict({column: [] for column in columns.get(leaf, ())})
         else:
             dataset = Dataset(table)
         distiset[name] = DatasetDict({TRAIN_SPLIT: dataset})
     distiset.pipeline_config = pipeline_config
+    distiset.metadata = {"token_usage": token_usage(outputs)}
     return distiset

@@ -25,12 +25,14 @@ from airflow_dististage.compiler.graph import (
 )
 from airflow_dististage.compiler.options import (
     DEFAULT_STEP_RETRIES,
+    auto_plan_gpus,
     check_retries,
     data_locations_doc,
     resolve_options,
 )
 from airflow_dististage.compiler.params import build_params, collect_step_params
 from airflow_dististage.compiler.tasks import CompiledPipeline, verify_gpu_pool
+from airflow_dististage.planning import AUTO
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -43,6 +45,8 @@ PLAN_ATTRIBUTE = "dististage_plan"
 """The compiled DAG's attribute holding its :class:`~airflow_dististage.planning.ExecutionPlan`."""
 POOL_ATTRIBUTE = "dististage_gpu_pool"
 """The compiled DAG's attribute holding the name of its GPU pool."""
+PIPELINE_ATTRIBUTE = "dististage_pipeline"
+"""The compiled DAG's attribute holding its pipeline (``airflow dististage plan --auto`` plans it again)."""
 
 
 def distiset_asset(dag_id: str, output: str | None = None) -> Asset:
@@ -82,6 +86,8 @@ def compile_pipeline(
     step_retries: int | None = None,
     check_gpu_pool: str = "strict",
     gpu_claim_timeout_seconds: float = 600.0,
+    gpus: int | None = None,
+    max_tokens_per_run: int | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Compiles ``pipeline`` to an Airflow DAG: one TaskGroup ``stage_<i>`` per load stage.
@@ -89,8 +95,9 @@ def compile_pipeline(
     Args:
         pipeline: the pipeline; validated here, errors name the step or column at fault.
         dag_id: the DAG's id.
-        load_groups: as for ``Pipeline.plan`` (lists of steps loaded together, or
-            ``"sequential_step_execution"``).
+        load_groups: as for ``Pipeline.plan``: lists of steps loaded together,
+            ``"sequential_step_execution"``, or ``"auto"``: the fewest stages that each need at
+            most ``gpus`` GPUs.
         schedule, start_date, default_args: as for ``DAG``.
         params: extra DAG Params, kept next to the steps' runtime-parameter Params.
         gpu_pool: the pool gating GPU steps (default ``[dististage] gpu_pool``).
@@ -109,6 +116,10 @@ def compile_pipeline(
             provider plugin is not installed on the api-server, or the API is unreachable);
             ``"warn"`` only logs it and runs on. A missing or too small pool fails in both modes.
         gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
+        gpus: with ``load_groups="auto"``, the GPUs one load stage may use (default
+            ``[dististage] gpus``); the run's ``check_gpu_pool`` task fails when the pool is smaller.
+        max_tokens_per_run: each run's token budget for all its LLM steps together (input + output
+            tokens): they stop generating once it is reached and finish with the rows they have.
         **dag_kwargs: passed to ``DAG`` (``tags``, ``catchup``, ``max_active_runs``, ...).
 
     Raises:
@@ -134,12 +145,13 @@ def compile_pipeline(
         step_retries=step_retries,
         check_gpu_pool=check_gpu_pool,
         gpu_claim_timeout_seconds=gpu_claim_timeout_seconds,
+        max_tokens_per_run=max_tokens_per_run,
     )
     if not dag_id.isascii():
         # Airflow 3.3's in-process task API (dag.test(), `airflow dags test`) fails to store an XCom
         # of such a DAG: its WSGI bridge decodes the URL naming the DAG id as Latin-1.
         default_args.setdefault("do_xcom_push", False)
-    plan = pipeline.plan(load_groups)
+    plan = pipeline.plan(load_groups, gpus=auto_plan_gpus(gpus) if load_groups == AUTO else gpus)
     spec = build_dag_spec(plan, options)
     step_params = collect_step_params(pipeline)
     dag_params = build_params(step_params, params, list(pipeline.steps))
@@ -167,6 +179,7 @@ def compile_pipeline(
     # Read by `airflow dististage plan` (provider/commands.py).
     setattr(dag, PLAN_ATTRIBUTE, plan)
     setattr(dag, POOL_ATTRIBUTE, options.gpu_pool)
+    setattr(dag, PIPELINE_ATTRIBUTE, pipeline)
     return dag
 
 

@@ -54,12 +54,17 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class DagSpec:
-    """Stages in order (each depends on the one before), the GPU-pool check and the publish task."""
+    """Stages in order (each depends on the one before), the GPU-pool check and the publish task.
+
+    ``planned_gpus``: the GPUs one stage may use when the stages were planned with
+    ``load_groups="auto"`` (the pool must have as many), else None.
+    """
 
     stages: tuple[StageSpec, ...]
     gpu_pool: str
     max_gpus_per_task: int
     check_gpu_pool: str
+    planned_gpus: int | None = None
 
     @property
     def needs_gpu_pool(self) -> bool:
@@ -108,6 +113,7 @@ def build_dag_spec(plan: ExecutionPlan, options: CompileOptions) -> DagSpec:
         gpu_pool=options.gpu_pool,
         check_gpu_pool=options.check_gpu_pool,
         max_gpus_per_task=max((t.gpus_per_replica for s in stages for t in s.tasks), default=0),
+        planned_gpus=plan.gpus,
     )
 
 

@@ -1,8 +1,8 @@
 """What a compiled DAG needs besides the pipeline: where data goes, which pool gates GPUs, how tasks wait.
 
 Defaults come from the ``[dististage]`` section of the Airflow configuration (``store``, ``output``,
-``gpu_pool``; see :mod:`airflow_dististage.provider.config`), read when a pipeline is compiled,
-never when the package is imported.
+``gpu_pool``, ``gpus``; see :mod:`airflow_dististage.provider.config`), read when a pipeline is
+compiled, never when the package is imported.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+
+from airflow_dististage.runtime.tokens import check_token_budget
 
 DEFAULT_STEP_RETRIES = 2
 GPU_POOL_CHECK_MODES = ("strict", "warn")
@@ -45,6 +47,8 @@ class CompileOptions:
             after the last committed batch, or returns at once if the step had finished (Airflow
             may fail a task that just came back from a reschedule while it runs).
         gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
+        max_tokens_per_run: each run's token budget for its LLM steps together (input + output
+            tokens), or None (see :mod:`~airflow_dististage.runtime.tokens`).
     """
 
     dag_id: str
@@ -59,6 +63,7 @@ class CompileOptions:
     step_retries: int = DEFAULT_STEP_RETRIES
     check_gpu_pool: str = "strict"
     gpu_claim_timeout_seconds: float = 600.0
+    max_tokens_per_run: int | None = None
 
     def __post_init__(self) -> None:
         check_dag_id(self.dag_id)
@@ -89,6 +94,10 @@ class CompileOptions:
         check_retries(self.step_retries, "step_retries")
         if self.check_gpu_pool not in GPU_POOL_CHECK_MODES:
             raise CompileError(f"check_gpu_pool must be one of {GPU_POOL_CHECK_MODES}, got {self.check_gpu_pool!r}.")
+        try:
+            check_token_budget(self.max_tokens_per_run, "max_tokens_per_run")
+        except ValueError as error:
+            raise CompileError(str(error)) from None
         for name in ("reschedule_seconds", "start_timeout_seconds", "gpu_claim_timeout_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
@@ -131,6 +140,33 @@ def check_retries(value: object, name: str) -> None:
     """Raises :class:`CompileError` naming ``name`` (where the value came from) unless ``value`` is an int >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CompileError(f"{name} must be an integer >= 0, got {value!r}.")
+
+
+def auto_plan_gpus(gpus: int | None) -> int:
+    """The GPUs one load stage may use under ``load_groups="auto"``: ``gpus``, else ``[dististage] gpus``.
+
+    Raises:
+        CompileError: neither is given, or the value is not an integer >= 0 (naming where it came from).
+    """
+    from airflow_dististage.provider.config import get_setting
+
+    source = "gpus"
+    if gpus is None:
+        configured = get_setting("gpus")
+        if configured is None or not str(configured).strip():
+            raise CompileError(
+                "load_groups='auto' needs the GPUs one load stage may use: pass gpus=N to compile_pipeline"
+                " (--gpus N to `airflow dististage plan`), or set [dististage] gpus in airflow.cfg"
+                " (AIRFLOW__DISTISTAGE__GPUS)."
+            )
+        source = "[dististage] gpus"
+        try:
+            gpus = int(configured)
+        except ValueError:
+            raise CompileError(f"[dististage] gpus must be an integer >= 0, got {configured!r}.") from None
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise CompileError(f"{source} must be an integer >= 0, got {gpus!r}.")
+    return gpus
 
 
 def resolve_options(

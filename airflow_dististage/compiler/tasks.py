@@ -82,6 +82,7 @@ class CompiledPipeline:
             incarnation=fresh_start_incarnation(ti),
             probe=AirflowTaskStates(context["dag_run"].dag_id, context["run_id"], self.plan),
             stall_timeout=self.options.start_timeout_seconds,
+            max_tokens_per_run=self.options.max_tokens_per_run,
         )
         try:
             write_run_manifest(execution.store, self.plan, execution.fingerprints)
@@ -139,6 +140,7 @@ class CompiledPipeline:
                 successor = StepExecution(
                     self.pipeline, self.plan, execution.store, name, replica,
                     fingerprints=execution.fingerprints, probe=probe,
+                    max_tokens_per_run=self.options.max_tokens_per_run,
                 )
                 try:
                     left_to_airflow = probe(name, replica) != "success"
@@ -321,7 +323,8 @@ def api_base_url() -> str:
 
 
 def verify_gpu_pool(spec: DagSpec) -> dict[str, Any]:
-    """Fails the run at once if the GPU pool is missing or too small for a GPU step.
+    """Fails the run at once if the GPU pool is missing or too small for a GPU step, or smaller than
+    the GPUs an automatic plan (``load_groups="auto"``) gave each stage.
 
     Airflow would otherwise leave such tasks "scheduled" forever without a word. The pool is read
     from the provider plugin's route on the api-server (``POOL_SIZE_ROUTE``; tasks have no token
@@ -357,6 +360,13 @@ def verify_gpu_pool(spec: DagSpec) -> dict[str, Any]:
             f"GPU pool {spec.gpu_pool!r} has {slots} slot(s), but step(s) {too_big} need more per"
             f" replica, so Airflow would never schedule them. Grow the pool: airflow dististage pools"
             f" sync --gpus N (N >= {max(too_big.values())}), or lower the steps' resources.gpus."
+        )
+    if spec.planned_gpus is not None and 0 <= slots < spec.planned_gpus:
+        raise GpuPoolError(
+            f"GPU pool {spec.gpu_pool!r} has {slots} slot(s), but the load stages were planned for"
+            f" {spec.planned_gpus} GPU(s) (load_groups='auto'), so a stage's GPU steps could not run at once."
+            f" Grow the pool (airflow dististage pools sync --gpus {spec.planned_gpus}), or compile with"
+            f" gpus={slots}."
         )
     log.info("GPU pool %r has %d slot(s); GPU steps need %s.", spec.gpu_pool, slots, needs)
     return {"pool": spec.gpu_pool, "checked": True, "slots": slots}

@@ -208,18 +208,22 @@ class Pipeline:
         return available
 
     # -- planning ------------------------------------------------------------------------
-    def plan(self, load_groups: Any = None) -> ExecutionPlan:
-        """Validates the pipeline and returns its execution plan under ``load_groups``."""
+    def plan(self, load_groups: Any = None, gpus: int | None = None) -> ExecutionPlan:
+        """Validates the pipeline and returns its execution plan under ``load_groups`` (``"auto"``:
+        the fewest stages that each fit in ``gpus`` GPUs)."""
         self.validate()
-        return build_plan(self, load_groups)
+        return build_plan(self, load_groups, gpus)
 
-    def get_load_stages(self, load_groups: Any = None) -> tuple[list[list[str]], list[list[str]]]:
-        """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups.
+    def get_load_stages(
+        self, load_groups: Any = None, gpus: int | None = None
+    ) -> tuple[list[list[str]], list[list[str]]]:
+        """``(stages, stages_last_steps)`` as distilabel 1.5.3 returns them for valid load groups;
+        ``load_groups="auto"`` with ``gpus=N`` plans the fewest stages that each fit in N GPUs.
 
         Like distilabel, this checks the graph and the load groups only (not the columns);
         ``plan()``, ``run()`` and the compiler validate the whole pipeline.
         """
-        plan = build_plan(self, load_groups)
+        plan = build_plan(self, load_groups, gpus)
         return [list(s.steps) for s in plan.stages], [list(s.last_steps) for s in plan.stages]
 
     # -- runtime parameters --------------------------------------------------------------

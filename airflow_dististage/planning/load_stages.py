@@ -18,6 +18,8 @@ from typing import Any, Literal, Union
 import networkx as nx
 
 SEQUENTIAL = "sequential_step_execution"
+AUTO = "auto"
+"""Stages chosen by the planner for a number of GPUs (see :mod:`~airflow_dististage.planning.auto_stages`)."""
 LoadGroups = Union[Sequence[Sequence[str]], Literal["sequential_step_execution"], None]
 
 
@@ -31,6 +33,11 @@ class LoadStages:
 
     stages: tuple[tuple[str, ...], ...]
     last_steps: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, graph: nx.DiGraph, stages: tuple[tuple[str, ...], ...]) -> LoadStages:
+        """``stages`` of ``graph`` with each stage's last steps."""
+        return cls(stages=tuple(stages), last_steps=tuple(_last_steps(graph, stage) for stage in stages))
 
     def stage_of(self) -> dict[str, int]:
         """Step name -> index of its stage."""
@@ -78,9 +85,14 @@ def normalise_load_groups(load_groups: Any) -> LoadGroups:
     """Load groups with step objects replaced by their names; checks the shape."""
     if load_groups is None or load_groups == SEQUENTIAL:
         return load_groups
+    if load_groups == AUTO:
+        raise LoadGroupsError(
+            f"load_groups={AUTO!r} needs the GPUs a stage may use: plan it with gpus=N"
+            " (pipeline.get_load_stages(load_groups='auto', gpus=N), or plan_auto_stages)."
+        )
     if isinstance(load_groups, str) or not isinstance(load_groups, Sequence):
         raise LoadGroupsError(
-            f"load_groups must be a list of lists of steps or {SEQUENTIAL!r}, got {load_groups!r}."
+            f"load_groups must be a list of lists of steps, {SEQUENTIAL!r} or {AUTO!r}, got {load_groups!r}."
         )
     groups = []
     for index, group in enumerate(load_groups):
@@ -149,7 +161,6 @@ def plan_load_stages(
     if free_run:
         stages.append(tuple(free_run))
 
-    last_steps = tuple(_last_steps(graph, stage) for stage in stages)
-    plan = LoadStages(stages=tuple(stages), last_steps=last_steps)
+    plan = LoadStages.of(graph, tuple(stages))
     _check_dependencies(graph, plan)
     return plan

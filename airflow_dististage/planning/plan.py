@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_dististage.planning.load_stages import plan_load_stages
+from airflow_dististage.planning.auto_stages import plan_auto_stages
+from airflow_dististage.planning.load_stages import AUTO, LoadGroupsError, plan_load_stages
 from airflow_dististage.planning.routing import routing_roles
 
 if TYPE_CHECKING:
@@ -49,11 +50,16 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class ExecutionPlan:
-    """Stages in order and every step's plan, keyed by step name (creation order)."""
+    """Stages in order and every step's plan, keyed by step name (creation order).
+
+    ``gpus`` is the GPUs a stage may use when the stages were planned with ``load_groups="auto"``,
+    else None.
+    """
 
     pipeline_name: str
     stages: tuple[StagePlan, ...]
     steps: dict[str, StepPlan]
+    gpus: int | None = None
 
     @property
     def leaf_steps(self) -> tuple[str, ...]:
@@ -77,11 +83,20 @@ class ExecutionPlan:
         return "\n".join(f"Stage {stage.index}: {list(stage.steps)}" for stage in self.stages)
 
 
-def build_plan(pipeline: Pipeline, load_groups: Any = None) -> ExecutionPlan:
-    """Plans ``pipeline`` under ``load_groups`` (lists of steps or step names); checks graph and groups only."""
+def build_plan(pipeline: Pipeline, load_groups: Any = None, gpus: int | None = None) -> ExecutionPlan:
+    """Plans ``pipeline`` under ``load_groups`` (lists of steps or step names, ``"sequential_step_execution"``,
+    or ``"auto"`` with ``gpus``, the GPUs one stage may use); checks graph and groups only."""
     graph = pipeline.dag
     steps = pipeline.steps
-    load_stages = plan_load_stages(graph, pipeline.global_step_names(), load_groups)
+    if load_groups == AUTO:
+        if gpus is None:
+            raise LoadGroupsError(f"load_groups={AUTO!r} needs gpus=N: the GPUs one load stage may use.")
+        needs = {name: step.resources.replicas * step.resources.gpus_per_replica for name, step in steps.items()}
+        load_stages = plan_auto_stages(graph, pipeline.global_step_names(), needs, gpus)
+    elif gpus is not None:
+        raise LoadGroupsError(f"gpus={gpus!r} is only used with load_groups={AUTO!r}, got load_groups={load_groups!r}.")
+    else:
+        load_stages = plan_load_stages(graph, pipeline.global_step_names(), load_groups)
     stage_of = load_stages.stage_of()
     roles = routing_roles(graph, pipeline.routing_batch_functions, pipeline.global_step_names())
     step_plans = {
@@ -108,4 +123,4 @@ def build_plan(pipeline: Pipeline, load_groups: Any = None) -> ExecutionPlan:
         )
         for index, (stage, last) in enumerate(zip(load_stages.stages, load_stages.last_steps))
     )
-    return ExecutionPlan(pipeline_name=pipeline.name, stages=stages, steps=step_plans)
+    return ExecutionPlan(pipeline_name=pipeline.name, stages=stages, steps=step_plans, gpus=gpus)

@@ -17,6 +17,17 @@ ARG_GPUS = Arg(
 )
 ARG_POOL = Arg(("--pool",), default=None, help="Pool name; default: the gpu_pool setting of section dististage.")
 ARG_PLAN_POOL = Arg(("--pool",), default=None, help="Judge the stages against this pool instead of the DAG's own.")
+ARG_PLAN_GPUS = Arg(
+    ("--gpus",),
+    type=int,
+    default=None,
+    help="With --auto: the GPUs one load stage may use; default: the gpus setting of section dististage.",
+)
+ARG_AUTO = Arg(
+    ("--auto",),
+    action="store_true",
+    help="Show the load stages load_groups='auto' plans for --gpus GPUs, and why each stage starts where it does.",
+)
 ARG_VERBOSE = Arg(("-v", "--verbose"), action="store_true", help="Show Airflow's log lines while loading the DAG.")
 ARG_DAG = Arg(("dag",), help="A DAG id (looked up in the dags folder) or the path of a DAG file.")
 
@@ -43,8 +54,13 @@ def get_cli_commands() -> list[CLICommand]:
     plan = ActionCommand(
         name="plan",
         help="Print a pipeline DAG's load stages, their GPU need and whether the pool can hold it",
+        description=(
+            "Prints each load stage with its GPU need and whether the pool can hold it. With --auto, the"
+            " stages load_groups='auto' plans for --gpus N GPUs instead, each with the reason it starts"
+            " where it does (a DAG compiled with load_groups='auto' shows those reasons anyway)."
+        ),
         func=lazy_load_command(f"{_COMMANDS}.plan"),
-        args=(ARG_DAG, ARG_PLAN_POOL, ARG_VERBOSE),
+        args=(ARG_DAG, ARG_PLAN_POOL, ARG_AUTO, ARG_PLAN_GPUS, ARG_VERBOSE),
     )
     return [
         GroupCommand(

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.utils import cli as cli_utils
 from airflow.utils.providers_configuration_loader import providers_configuration_loaded
 
-from airflow_dististage.compiler.dag import PLAN_ATTRIBUTE, POOL_ATTRIBUTE
+from airflow_dististage.compiler.dag import PIPELINE_ATTRIBUTE, PLAN_ATTRIBUTE, POOL_ATTRIBUTE
+from airflow_dististage.compiler.options import CompileError, auto_plan_gpus
+from airflow_dististage.planning import AUTO, LoadGroupsError, explain_cuts
 from airflow_dististage.provider.config import get_setting
 from airflow_dististage.provider.pools import NoGpusFoundError, PoolSize, read_pool, resolve_gpu_count, sync_pool
 
@@ -34,22 +36,49 @@ def pools_sync(args: argparse.Namespace) -> None:
 @cli_utils.suppress_logs_and_warning
 @providers_configuration_loaded
 def plan(args: argparse.Namespace) -> None:
-    """Prints each pipeline DAG's load stages with their GPU need and whether the pool holds it."""
+    """Prints each pipeline DAG's load stages with their GPU need and whether the pool holds it;
+    with ``--auto``, the stages ``load_groups="auto"`` plans for ``--gpus`` GPUs, each cut explained."""
+    gpus = requested_auto_gpus(args)
     dags = _load_pipeline_dags(args.dag)
     blocked = False
     for dag in dags:
         pool = read_pool(args.pool or getattr(dag, POOL_ATTRIBUTE))
         execution_plan: ExecutionPlan = getattr(dag, PLAN_ATTRIBUTE)
         print(f"DAG {dag.dag_id!r} (pipeline {execution_plan.pipeline_name!r}): {describe_pool(pool)}")
+        if gpus is not None:
+            compiled_stages = len(execution_plan.stages)
+            try:
+                execution_plan = getattr(dag, PIPELINE_ATTRIBUTE).plan(AUTO, gpus=gpus)
+            except LoadGroupsError as error:
+                raise SystemExit(str(error)) from None
+            print(
+                f"load_groups='auto' for {gpus} GPU(s): {len(execution_plan.stages)} stage(s)"
+                f" (the DAG has {compiled_stages}):"
+            )
+        reasons = explain_cuts(execution_plan) if execution_plan.gpus is not None else ()
         for stage in execution_plan.stages:
             verdict, can_run = stage_verdict(stage, execution_plan, pool)
             blocked = blocked or not can_run
             print(f"Stage {stage.index}: {list(stage.steps)} GPUs: {stage.gpus}{verdict}")
+            if stage.index and reasons:
+                print(f"  {reasons[stage.index]}")
     if blocked:
         raise SystemExit(
             "Some GPU steps can never run in their pool. Create or grow it with"
             " `airflow dististage pools sync --gpus N`."
         )
+
+
+def requested_auto_gpus(args: argparse.Namespace) -> int | None:
+    """The GPUs to plan for with ``--auto`` (``--gpus``, else ``[dististage] gpus``); None without it."""
+    if not args.auto:
+        if args.gpus is not None:
+            raise SystemExit("--gpus goes with --auto: it sets the GPUs the automatic plan may give a stage.")
+        return None
+    try:
+        return auto_plan_gpus(args.gpus)
+    except CompileError as error:
+        raise SystemExit(str(error)) from None
 
 
 def describe_pool(pool: PoolSize) -> str:

@@ -44,17 +44,30 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "dististage_gpu",
         "default": "dististage_gpu",
     },
+    "gpus": {
+        "description": (
+            "The GPUs one load stage may use when a pipeline is compiled with load_groups=\"auto\""
+            " and no gpus= (usually the GPU pool's size). Unset by default: such a compile then fails"
+            " asking for it."
+        ),
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": "8",
+        "default": None,
+    },
 }
 
 
-def default_value(key: str) -> str:
-    """The documented default of option ``key``, with ``{AIRFLOW_HOME}`` expanded."""
+def default_value(key: str) -> str | None:
+    """The documented default of option ``key``, with ``{AIRFLOW_HOME}`` expanded (None: unset)."""
     airflow_home = os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
-    return _option(key)["default"].format(AIRFLOW_HOME=airflow_home)
+    default = _option(key)["default"]
+    return None if default is None else default.format(AIRFLOW_HOME=airflow_home)
 
 
-def get_setting(key: str) -> str:
-    """The value of ``[dististage] <key>`` (airflow.cfg or ``AIRFLOW__DISTISTAGE__<KEY>``), else its default."""
+def get_setting(key: str) -> str | None:
+    """The value of ``[dististage] <key>`` (airflow.cfg or ``AIRFLOW__DISTISTAGE__<KEY>``), else its
+    default (None for an option without one)."""
     _option(key)
     from airflow.configuration import conf
 

@@ -37,6 +37,7 @@ from airflow_dististage.runtime.routing import (
 )
 from airflow_dististage.runtime.status import StepState, TaskStateProbe, UpstreamFailedError, read_step_state
 from airflow_dististage.runtime.store import BatchStore, StepData, StoredPart, new_generation
+from airflow_dististage.runtime.tokens import TokenBudget
 
 if TYPE_CHECKING:
     from airflow_dististage.pipeline.base import Pipeline
@@ -65,13 +66,17 @@ class InputRecomputedError(RuntimeError):
 
 @dataclass(frozen=True)
 class StepSummary:
-    """What one step execution (one replica) read and wrote."""
+    """What one step execution (one replica) read and wrote, the tokens its LLM used, and whether it
+    stopped early because a ``max_tokens_per_run`` was reached (see :mod:`~airflow_dististage.runtime.tokens`)."""
 
     batches_in: int
     rows_in: int
     batches_out: int
     rows_out: int
     seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    token_budget_reached: bool = False
 
 
 def lineage_fingerprints(pipeline: Pipeline, plan: ExecutionPlan) -> dict[str, str]:
@@ -119,6 +124,8 @@ class StepExecution:
         stall_timeout: how long a predecessor that stopped running mid-stream (no heartbeat, e.g. a
             retry waiting for its own inputs) may stay so before this step gives up; None waits as
             long as the probe says Airflow may run it (the local runner watches its processes).
+        max_tokens_per_run: the run's token budget for all its LLM steps together, or None (see
+            :mod:`~airflow_dististage.runtime.tokens`).
 
     Attributes:
         held_gpus: the GPUs this replica holds while it runs, published in its markers; whoever
@@ -142,6 +149,7 @@ class StepExecution:
         incarnation: str | None = None,
         probe: TaskStateProbe | None = None,
         stall_timeout: float | None = None,
+        max_tokens_per_run: int | None = None,
     ) -> None:
         if step_name not in plan.steps:
             raise ValueError(f"Step {step_name!r} is not in the plan of pipeline {plan.pipeline_name!r}.")
@@ -181,6 +189,8 @@ class StepExecution:
         self._marker_incarnation = incarnation
         self._inputs: dict[str, list[str | None]] = {}
         self.held_gpus: list[GpuId] = []
+        self.token_budget = TokenBudget(self, pipeline.steps, max_tokens_per_run)
+        self._budget_reached = False
 
     def __repr__(self) -> str:
         return f"StepExecution(step={self.step_name!r}, replica={self.replica}, store={self.store!r})"
@@ -263,7 +273,7 @@ class StepExecution:
         inputs = {predecessor: list(state.generations) for predecessor, state in states.items()}
         finished = self.data.read_marker("finished", self.replica)
         if finished is not None and self._incarnation_matches(finished) and finished.get("inputs", {}) == inputs:
-            return StepSummary(**{key: finished[key] for key in StepSummary.__dataclass_fields__})
+            return StepSummary(**{key: finished[key] for key in StepSummary.__dataclass_fields__ if key in finished})
         if not all(state.started for state in states.values()):
             raise RuntimeError(
                 f"Step {self.step_name!r} cannot run yet: not every predecessor of it has started."
@@ -291,15 +301,11 @@ class StepExecution:
             batches_out=progress.batches_out,
             rows_out=progress.rows_out,
             seconds=round(progress.seconds, 3),
+            input_tokens=progress.input_tokens,
+            output_tokens=progress.output_tokens,
+            token_budget_reached=self._budget_reached,
         )
-        marker = {
-            **self._identity(),
-            **progress.as_payload(),
-            "attempt": self.attempt,
-            "batches": parts,
-            "at": time.time(),
-            **vars(summary),
-        }
+        marker = {**self._identity(), "attempt": self.attempt, "batches": parts, "at": time.time(), **vars(summary)}
         self.data.write_marker("finished", marker, self.replica)
         progress.log("finished")
         return summary
@@ -389,12 +395,15 @@ class StepExecution:
                 # leave the failed attempt's parts behind, or mix two attempts' rows.
                 resumable, committed = False, set()
         replaced = previous.get("generation") if previous is not None and not resumable else None
-        if not resumable:
+        if resumable:  # its committed parts' tokens, as its last heartbeat counted them
+            progress.used_tokens(previous.get("input_tokens", 0), previous.get("output_tokens", 0))
+        else:
             self.generation = new_generation()
         self._marker_incarnation = (
             previous.get("incarnation") if resumable and self.incarnation is None else self.incarnation
         )
         self._inputs = inputs
+        self._budget_reached = False
         self.attempt = previous["attempt"] + 1 if previous is not None else 1
         self.publish_heartbeat(progress)
         self.data.delete_marker("failed", self.replica)
@@ -501,14 +510,34 @@ class StepExecution:
         for sequence, (batch, routed_from) in enumerate(batches):
             if not self._owns(sequence):
                 continue
-            progress.consumed(sum(len(rows) for rows in batch))
             if sequence in committed:
+                progress.consumed(sum(len(rows) for rows in batch))
                 progress.produced(len(self.data.read_part(self.generation, sequence) or []))
                 continue
+            if self._budget_reached or self._stop_for_tokens(progress):
+                if self.step_plan.replicas == 1:
+                    return sequence  # reads no more input: its parts end here
+                self._write(sequence, [])  # its siblings go on: every part must exist
+                continue
+            progress.consumed(sum(len(rows) for rows in batch))
             outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
             self._write(sequence, outputs, routed_from)
             progress.produced(len(outputs))
+            progress.used_tokens(*self.token_budget.take())
         return sequence + 1
+
+    def _stop_for_tokens(self, progress: StepProgress) -> bool:
+        """Whether a token budget is reached; logs why once it is."""
+        reason = self.token_budget.reached(progress)
+        if reason is None:
+            return False
+        self._budget_reached = True
+        more = "reads no more input" if self.step_plan.replicas == 1 else "commits its remaining batches empty"
+        logger.warning(
+            "Step %s replica %d stops generating: %s. It keeps the %d rows it generated, %s and finishes.",
+            self.step_name, self.replica, reason, progress.rows_out, more,
+        )
+        return True
 
     def _collect(self, batches: Iterable[Any], where: str) -> list[dict[str, Any]]:
         """The rows of every list ``process`` yielded for one input batch, checked to be rows."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from airflow_dististage.pipeline.serialization import config_for_distiset
+from airflow_dististage.planning import AUTO
 from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
@@ -33,6 +34,7 @@ from airflow_dististage.runtime.locks import hold_step_locks
 from airflow_dististage.runtime.manifest import write_run_manifest
 from airflow_dististage.runtime.progress import LiveDisplay
 from airflow_dististage.runtime.store import BatchStore
+from airflow_dististage.runtime.tokens import check_token_budget
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -85,6 +87,7 @@ def run_pipeline(
     use_cache: bool = True,
     dataset_batch_size: int = 50,
     storage_parameters: dict[str, Any] | None = None,
+    max_tokens_per_run: int | None = None,
     *,
     show_progress: bool | None = None,
     heartbeat_timeout: float = 60.0,
@@ -97,13 +100,16 @@ def run_pipeline(
         dataset: rows for the first steps (list of dicts, ``datasets.Dataset`` or pandas
             ``DataFrame``); a ``LoadDataFromDicts`` loader is added for them, as distilabel does.
         parameters: runtime parameters, ``{step_name: {parameter: value}}``.
-        load_groups: steps loaded together (lists of steps), or ``"sequential_step_execution"``.
+        load_groups: steps loaded together (lists of steps), ``"sequential_step_execution"``, or
+            ``"auto"``: the fewest stages that each fit in this host's GPUs (see ``host_gpus``).
         use_cache: reuse the steps finished by an earlier run whose step and inputs are unchanged;
             False recomputes everything.
         dataset_batch_size: rows per batch of the ``dataset`` loader.
         storage_parameters: ``{"path": <folder or fsspec URL>, **fsspec options}`` for the batch
             store; defaults to :func:`default_cache_dir`. In-memory filesystems are not shared
             with the step processes and cannot be used here.
+        max_tokens_per_run: stop the LLM steps once they used this many tokens (input + output) in
+            all, as the Distiset's metadata totals them (see :mod:`~airflow_dististage.runtime.tokens`).
         show_progress: draw a live table per step (default: when stdout is a terminal).
         heartbeat_timeout: seconds of silence after which a running step counts as dead.
         run_id: the run folder in the store; runs reuse each other's steps only within one folder.
@@ -117,6 +123,7 @@ def run_pipeline(
             has); raised before any step runs.
         StepFailedError: a step failed; the other steps of its stage are stopped.
     """
+    check_token_budget(max_tokens_per_run, "max_tokens_per_run")
     missing = pipeline.requirements_to_install()
     if missing:
         raise ModuleNotFoundError(
@@ -126,7 +133,7 @@ def run_pipeline(
     if dataset is not None:
         attach_dataset(pipeline, dataset, dataset_batch_size)
     pipeline.set_runtime_parameters(parameters)
-    plan = pipeline.plan(load_groups)
+    plan = _plan_for_this_host(pipeline, load_groups)
     config = config_for_distiset(pipeline)
     store = _open_store(pipeline, storage_parameters, run_id)
     recompute = set(plan.steps) if not use_cache else _steps_without_cache(pipeline)
@@ -145,6 +152,7 @@ def run_pipeline(
                 heartbeat_timeout=heartbeat_timeout,
                 fingerprints=fingerprints,
                 incarnation=run_incarnation if name in recompute else None,
+                max_tokens_per_run=max_tokens_per_run,
             )
             for name in stage.steps
             for replica in range(plan.steps[name].replicas)
@@ -239,6 +247,15 @@ def _open_store(pipeline: Pipeline, storage_parameters: dict[str, Any] | None, r
             " local runner runs each step in its own process; use a folder or a shared filesystem URL."
         )
     return store
+
+
+def _plan_for_this_host(pipeline: Pipeline, load_groups: Any) -> ExecutionPlan:
+    """The run's plan; ``"auto"`` fits the stages to this host's GPUs. A host without GPUs runs GPU
+    steps without a claim (see :func:`_gpu_claims`), so there ``"auto"`` has nothing to fit: no load groups."""
+    if load_groups != AUTO:
+        return pipeline.plan(load_groups)
+    gpus = len(host_gpus())
+    return pipeline.plan(load_groups, gpus=gpus) if gpus else pipeline.plan(None)
 
 
 def _gpu_claims(plan: ExecutionPlan) -> dict[str, int]:

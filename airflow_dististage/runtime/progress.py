@@ -19,7 +19,8 @@ logger = logging.getLogger("airflow_dististage.runtime")
 
 @dataclass
 class StepProgress:
-    """Rows and batches one replica of a step has read and written so far."""
+    """Rows and batches one replica of a step has read and written so far, and the input and output
+    tokens its LLM reported for them (0 for steps without an LLM)."""
 
     step: str
     replica: int = 0
@@ -28,6 +29,8 @@ class StepProgress:
     rows_in: int = 0
     batches_out: int = 0
     rows_out: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
     started_at: float = field(default_factory=time.monotonic)
     _last_log: float = field(default_factory=time.monotonic)
 
@@ -38,6 +41,7 @@ class StepProgress:
     def restart(self) -> None:
         """Forgets the counted batches: the step starts over on recomputed inputs."""
         self.batches_in = self.rows_in = self.batches_out = self.rows_out = 0
+        self.input_tokens = self.output_tokens = 0
 
     def consumed(self, rows: int) -> None:
         """Counts one input batch of ``rows`` rows."""
@@ -51,23 +55,38 @@ class StepProgress:
         if time.monotonic() - self._last_log >= self.log_interval:
             self.log("running")
 
+    def used_tokens(self, input_tokens: int, output_tokens: int) -> None:
+        """Counts the tokens of one committed output part."""
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+
+    @property
+    def tokens(self) -> int:
+        """Input plus output tokens so far."""
+        return self.input_tokens + self.output_tokens
+
     def as_payload(self) -> dict[str, float | int]:
-        """The counters as the ``started`` marker's heartbeat publishes them."""
+        """The counters as the ``started`` marker's heartbeat publishes them (the ``finished``
+        marker holds the same keys): ``batches_in``, ``rows_in``, ``batches_out``, ``rows_out``,
+        ``input_tokens``, ``output_tokens`` (ints, this replica's totals so far) and ``seconds``."""
         return {
             "batches_in": self.batches_in,
             "rows_in": self.rows_in,
             "batches_out": self.batches_out,
             "rows_out": self.rows_out,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
             "seconds": round(self.seconds, 3),
         }
 
     def log(self, state: str) -> None:
-        """One log line: rows in/out, batches and rows/s."""
+        """One log line: rows in/out, batches, rows/s and, when an LLM reported them, tokens."""
         self._last_log = time.monotonic()
         seconds = self.seconds
         rate = self.rows_out / seconds if seconds > 0 else 0.0
+        tokens = f", {self.input_tokens} input + {self.output_tokens} output tokens" if self.tokens else ""
         logger.info(
-            "step %s replica %d %s: %d rows in (%d batches), %d rows out (%d batches), %.0f rows/s, %.1f s",
+            "step %s replica %d %s: %d rows in (%d batches), %d rows out (%d batches), %.0f rows/s, %.1f s%s",
             self.step,
             self.replica,
             state,
@@ -77,11 +96,12 @@ class StepProgress:
             self.batches_out,
             rate,
             seconds,
+            tokens,
         )
 
 
 class LiveDisplay:
-    """A live per-step table (state, rows in/out, batches, rows/s) read from the store's markers.
+    """A live per-step table (state, rows in/out, batches, rows/s, tokens) read from the store's markers.
 
     Used by the local runner when its output is a terminal; ``refresh`` is cheap enough to call
     a few times a second.
@@ -109,7 +129,7 @@ class LiveDisplay:
         from rich.table import Table
 
         table = Table(title=f"pipeline {self._plan.pipeline_name}")
-        for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s"):
+        for column in ("stage", "step", "state", "rows in", "rows out", "batches out", "rows/s", "tokens"):
             table.add_column(column)
         now = time.time()
         for name, step_plan in self._plan.steps.items():
@@ -122,5 +142,6 @@ class LiveDisplay:
                 str(report.total("rows_out")),
                 str(report.total("batches_out")),
                 f"{report.rows_per_second or 0.0:,.0f}",
+                str((report.total("input_tokens") or 0) + (report.total("output_tokens") or 0)),
             )
         self._live.update(table, refresh=True)

@@ -72,3 +72,15 @@ def test_plan_of_a_dag_file_prints_every_pipeline_dag(airflow_stack: AirflowDevS
         "Stage 1: ['global_dummy_step_0'] GPUs: 0",
         "Stage 2: ['dummy_step_1'] GPUs: 0",
     ]
+
+
+def test_plan_auto_prints_the_automatic_stages_and_why_each_starts_there(airflow_stack: AirflowDevStack) -> None:
+    example = airflow_stack.dags_folder / "two_vllm_generations.py"
+    done = airflow_stack.run_cli("dististage", "plan", str(example), "--auto", "--gpus", "1")
+    assert done.stdout.splitlines() == [
+        "DAG 'two_vllm_generations' (pipeline 'two-vllm-generations'): pool 'dististage_gpu' has 1 slot(s)",
+        "load_groups='auto' for 1 GPU(s): 2 stage(s) (the DAG has 2):",
+        "Stage 0: ['load_data_from_dicts_0', 'text_generation_0'] GPUs: 1 - fits the pool",
+        "Stage 1: ['text_generation_1'] GPUs: 1 - fits the pool",
+        "  stage 1 starts here because text_generation_1 needs 1 GPU(s) and stage 0 uses 1 of 1",
+    ]

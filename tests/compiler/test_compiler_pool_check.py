@@ -146,3 +146,17 @@ def test_in_warn_mode_an_unchecked_pool_lets_the_run_go_on(monkeypatch, api_serv
 def test_in_warn_mode_a_missing_pool_still_fails(api_server, tmp_path):
     with pytest.raises(GpuPoolError, match="does not exist"):
         verify_gpu_pool(_spec(tmp_path, "warn"))
+
+
+@pytest.mark.parametrize("mode", ["strict", "warn"])
+def test_a_pool_smaller_than_an_auto_plans_gpus_fails_naming_both(api_server, tmp_path, mode):
+    options = CompileOptions(
+        dag_id="pools", store=str(tmp_path), output=str(tmp_path), gpu_pool="gpus", check_gpu_pool=mode
+    )
+    spec = build_dag_spec(build_gpu_pipeline().plan("auto", gpus=3), options)
+    api_server.pools = {"gpus": 2}
+
+    with pytest.raises(GpuPoolError, match=r"'gpus' has 2 slot\(s\), but the load stages were planned for 3 GPU\(s\)"):
+        verify_gpu_pool(spec)
+    api_server.pools = {"gpus": 3}
+    assert verify_gpu_pool(spec)["slots"] == 3

@@ -58,7 +58,9 @@ def test_the_runs_distiset_saves_and_loads_with_distilabels_arguments(runs, tmp_
         save_card=True, save_pipeline_config=True, save_pipeline_log=True,
     )
     configs = tmp_path / "saved" / "distiset_configs"
-    assert sorted(path.name for path in configs.iterdir()) == ["README.md", "pipeline.yaml"]  # a run keeps no log
+    assert sorted(path.name for path in configs.iterdir()) == ["README.md", "metadata.json", "pipeline.yaml"]  # no log
+    loaded = Distiset.load_from_disk(url)
+    assert loaded.metadata == full.metadata and "token_usage" in loaded.metadata
     assert len(list((tmp_path / "saved" / "tagged" / "train").glob("data-*-of-00002.arrow"))) == 2
     card = (configs / "README.md").read_text()
     assert card.startswith("---\nsize_categories: n<1K\ntags:\n- synthetic\n- distilabel\n")
@@ -144,7 +146,7 @@ def test_a_pipeline_no_file_can_hold_still_runs_without_pipeline_yaml(
     distiset.pipeline_config = {"pipeline": {"steps": [object()]}}
     distiset.save_to_disk(tmp_path / "saved", max_shard_size="1MB")
     assert any("saved without pipeline.yaml: The pipeline holds a value a YAML file" in r.getMessage() for r in caplog.records)
-    assert sorted(path.name for path in (tmp_path / "saved" / "distiset_configs").iterdir()) == ["README.md"]
+    assert sorted(path.name for path in (tmp_path / "saved" / "distiset_configs").iterdir()) == ["README.md", "metadata.json"]
     assert "This configuration has no rows." in (tmp_path / "saved" / "distiset_configs" / "README.md").read_text()
     assert Distiset.load_from_disk(tmp_path / "saved")["default"]["train"].column_names == ["n", "tag"]
 

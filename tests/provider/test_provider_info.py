@@ -39,10 +39,11 @@ def test_entry_point_returns_this_provider_for_this_distribution() -> None:
 
 def test_config_section_documents_every_option() -> None:
     options = get_provider_info()["config"]["dististage"]["options"]
-    assert sorted(options) == ["gpu_pool", "output", "store"]
+    assert sorted(options) == ["gpu_pool", "gpus", "output", "store"]
     for name, option in options.items():
         assert {"description", "type", "default", "example", "version_added"} <= set(option), name
     assert options["gpu_pool"]["default"] == "dististage_gpu"
+    assert options["gpus"]["default"] is None and options["gpus"]["type"] == "integer"
 
 
 def test_setting_defaults_follow_airflow_home_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,8 +52,11 @@ def test_setting_defaults_follow_airflow_home_and_env_overrides(monkeypatch: pyt
     assert get_setting("output") == f"{home}/dististage/output"
     monkeypatch.setenv("AIRFLOW__DISTISTAGE__GPU_POOL", "a100s")
     assert get_setting("gpu_pool") == "a100s"
-    with pytest.raises(KeyError, match="'gpus'.*options: \\['gpu_pool', 'output', 'store'\\]"):
-        get_setting("gpus")
+    assert get_setting("gpus") is None
+    monkeypatch.setenv("AIRFLOW__DISTISTAGE__GPUS", "4")
+    assert get_setting("gpus") == "4"
+    with pytest.raises(KeyError, match="'slots'.*options: \\['gpu_pool', 'gpus', 'output', 'store'\\]"):
+        get_setting("slots")
 
 
 def test_airflow_cli_sees_the_provider_its_config_and_its_commands(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from airflow_dististage.pipeline import Pipeline
-from airflow_dististage.provider.commands import stage_verdict
+from airflow_dististage.provider.commands import requested_auto_gpus, stage_verdict
 from airflow_dististage.provider.pools import NoGpusFoundError, PoolSize, resolve_gpu_count
 from airflow_dististage.steps import LoadDataFromDicts, StepInput, StepResources, step
 from airflow_dististage.typing import StepOutput
@@ -60,3 +62,15 @@ def test_stage_verdict_against_pool_size(slots: int | None, verdicts: list[str])
         text, can_run = stage_verdict(stage, plan, pool)
         assert expected in text if expected else text == ""
         assert can_run == ("never runs" not in expected)
+
+
+def test_plan_takes_gpus_with_auto_only_and_else_the_gpus_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW__DISTISTAGE__GPUS", raising=False)
+    assert requested_auto_gpus(argparse.Namespace(auto=False, gpus=None)) is None
+    assert requested_auto_gpus(argparse.Namespace(auto=True, gpus=3)) == 3
+    with pytest.raises(SystemExit, match="--gpus goes with --auto"):
+        requested_auto_gpus(argparse.Namespace(auto=False, gpus=3))
+    with pytest.raises(SystemExit, match=r"--gpus N to `airflow dististage plan`"):
+        requested_auto_gpus(argparse.Namespace(auto=True, gpus=None))
+    monkeypatch.setenv("AIRFLOW__DISTISTAGE__GPUS", "8")
+    assert requested_auto_gpus(argparse.Namespace(auto=True, gpus=None)) == 8

@@ -241,3 +241,22 @@ def test_a_zero_timeout_is_reported_as_zero(one_gpu: None) -> None:
         with pytest.raises(TimeoutError, match=r"within 0 s"):
             with claim_gpus(1, timeout=0):
                 pass
+
+
+def test_auto_load_groups_plan_for_the_hosts_gpus(two_gpus: None, tmp_path: Path, caplog) -> None:
+    """Three 1-GPU steps on a two-GPU host: two run in the first stage, the third in a stage of its own."""
+    with Pipeline(name="auto-gpus") as pipeline:
+        numbers = Numbers(name="gen", count=30, batch_size=10)
+        for name in ("gpu_a", "gpu_b", "gpu_c"):
+            numbers >> RecordPid(name=name, input_batch_size=10, resources=StepResources(gpus=1))
+    caplog.set_level("INFO", logger="airflow_dististage.runtime")
+
+    distiset = pipeline.run(load_groups="auto", storage_parameters={"path": str(tmp_path / "store")})
+
+    started = [record.getMessage() for record in caplog.records if record.getMessage().startswith("stage ")]
+    assert [message.split(":")[0] for message in started] == ["stage 0", "stage 1"]
+    assert "'gpu_a'" in started[0] and "'gpu_b'" in started[0] and "'gpu_c'" in started[1]
+    for name in ("gpu_a", "gpu_b", "gpu_c"):
+        rows = rows_of(distiset, name)
+        assert [row["n"] for row in rows] == list(range(30))
+        assert {row["gpus"] for row in rows} <= {"0", "1"}

@@ -446,3 +446,11 @@ def test_task_steps_dag(airflow_env, dag_runs) -> None:
         {**base[1], "instructions": ["Name a river."], "model_name": "canned",
          "distilabel_metadata": {"statistics_queries": {"input_tokens": 112, "output_tokens": 3}}},
     ]
+    usage = distiset.metadata["token_usage"]
+    assert usage["steps"]["queries"] == {"input_tokens": 224, "output_tokens": 10}
+    for name in ("judge", "topic", "queries"):  # the totals are what the rows' statistics say
+        statistics = [row[f"statistics_{name}"] for row in distiset[name]["train"]["distilabel_metadata"]]
+        expected = {key: sum(counts[key] for counts in statistics) for key in ("input_tokens", "output_tokens")}
+        assert usage["steps"][name] == expected
+    assert usage["input_tokens"] == sum(step["input_tokens"] for step in usage["steps"].values())
+    assert usage["output_tokens"] == sum(step["output_tokens"] for step in usage["steps"].values())

@@ -5,6 +5,10 @@ The LLM is loaded once per step run (``load()``) and shared by every batch; ``pr
 with ``raw_input_<step>``, ``raw_output_<step>``, ``statistics_<step>`` (when the LLM reports token
 counts) and ``error_<step>`` (when the LLM could not answer that row), as distilabel writes them; any
 other per-generation key of the LLM's output (e.g. ``logprobs``) becomes an ``llm_<step>_<key>`` column.
+
+Every ``generate`` call goes through :meth:`Task.generate_outputs`, which counts the input and
+output tokens the LLM reports in ``statistics``; the runtime takes them after each batch
+(:meth:`Task.take_token_counts`) and stops the step once ``max_tokens_per_run`` is reached.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Dict, List, Optional
 from airflow_dististage.constants import DISTILABEL_METADATA_KEY
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
+from airflow_dististage.runtime.tokens import check_token_budget
 from airflow_dististage.steps.base import Step, StepInput
 from airflow_dististage.typing import StepOutput
 
@@ -34,6 +39,11 @@ class Task(Step):
         num_generations: generations per input row.
         add_raw_output: keep the LLM's raw text in ``distilabel_metadata``.
         add_raw_input: keep the chat sent to the LLM in ``distilabel_metadata``.
+        max_tokens_per_run: stop generating once this step's LLM calls used this many tokens (input
+            plus output, as the LLM reports them) in a run, all its replicas together (each gets an
+            even share). The batch that reaches it is kept; the step then generates no more and
+            finishes successfully with the rows it has (see :mod:`~airflow_dististage.runtime.tokens`).
+            None: no limit.
     """
 
     llm: LLM
@@ -44,6 +54,10 @@ class Task(Step):
     )
     add_raw_input: RuntimeParameter[bool] = Field(
         default=True, description="Keep the chat sent to the LLM in `distilabel_metadata`."
+    )
+    max_tokens_per_run: RuntimeParameter[Optional[int]] = Field(
+        default=None,
+        description="Stop generating once the step used this many tokens (input + output) in a run; None: no limit.",
     )
 
     def _validate_attributes(self) -> None:
@@ -57,6 +71,7 @@ class Task(Step):
             raise ValueError(
                 f"Step {self.name!r}: num_generations must be an integer >= 1, got {self.num_generations!r}."
             )
+        check_token_budget(self.max_tokens_per_run, f"Step {self.name!r}: max_tokens_per_run")
         gpus = self.llm.agree_gpus(self.name, self.resources.gpus)
         if gpus != self.resources.gpus:
             object.__setattr__(self, "resources", dataclasses.replace(self.resources, gpus=gpus))
@@ -71,6 +86,22 @@ class Task(Step):
         """Unloads the LLM, freeing its memory for the next load stage."""
         self.llm.unload()
         super().unload()
+
+    # -- generating ----------------------------------------------------------------------
+    def generate_outputs(self, chats: List[ChatType], num_generations: int) -> List[GenerateOutput]:
+        """``llm.generate`` with the step's ``generation_kwargs``, counting the tokens it reports."""
+        outputs = self.llm.generate(chats, num_generations=num_generations, **self.llm.generation_kwargs)
+        counts = self.__dict__.setdefault("_token_counts", [0, 0])
+        for output in outputs:
+            statistics = output.get("statistics") or {}
+            for position, key in enumerate(("input_tokens", "output_tokens")):
+                counts[position] += sum(value for value in statistics.get(key) or () if isinstance(value, int))
+        return outputs
+
+    def take_token_counts(self) -> tuple[int, int]:
+        """``(input_tokens, output_tokens)`` the LLM reported since the last call."""
+        counts = self.__dict__.pop("_token_counts", [0, 0])
+        return counts[0], counts[1]
 
     # -- formatting ----------------------------------------------------------------------
     def format_input(self, input: Dict[str, Any]) -> ChatType:  # noqa: A002 - distilabel's name
@@ -87,7 +118,7 @@ class Task(Step):
     def process(self, inputs: StepInput) -> StepOutput:  # type: ignore[override]
         """One ``generate`` call for the batch; a row per generation (or per input when grouped)."""
         chats = [self.format_input(row) for row in inputs]
-        outputs = self.llm.generate(chats, num_generations=self.num_generations, **self.llm.generation_kwargs)
+        outputs = self.generate_outputs(chats, self.num_generations)
         if len(outputs) != len(inputs):
             raise RuntimeError(
                 f"Step {self.name!r}: {type(self.llm).__name__}.generate returned {len(outputs)} outputs"

@@ -139,9 +139,7 @@ class EvolInstruct(Task):
         owners = [i for i, count in enumerate(per_row or [1] * len(prompts)) for _ in range(count)]
         sent = [index for index, prompt in enumerate(prompts) if prompt is not None]
         chats = [self.format_input(prompts[index]) for index in sent]
-        outputs: List[GenerateOutput] = (
-            self.llm.generate(chats, num_generations=1, **self.llm.generation_kwargs) if chats else []
-        )
+        outputs: List[GenerateOutput] = self.generate_outputs(chats, num_generations=1) if chats else []
         if len(outputs) != len(sent):
             raise RuntimeError(
                 f"Step {self.name!r}: {type(self.llm).__name__}.generate returned {len(outputs)} outputs"
