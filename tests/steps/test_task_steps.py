@@ -138,6 +138,30 @@ def test_a_failed_generation_reaches_format_output_as_none_with_its_error() -> N
     }
 
 
+def test_a_tasks_metadata_replaces_the_rows_as_in_distilabel() -> None:
+    """distilabel 1.5.3 writes ``{**row, **formatted}``: a task's metadata replaces the row's, a task that
+    writes none (no raw output, raw input nor statistics) leaves the row's, or adds no column."""
+    chained = _build(Answer, name="second", llm=CannedLLM(replies={"hi": "hello"}), add_raw_input=False)
+    (row,) = _process(chained, [{"instruction": "hi", "distilabel_metadata": {"raw_output_first": "x"}}])
+    assert row["distilabel_metadata"] == {
+        "raw_output_second": "hello", "statistics_second": {"input_tokens": 1, "output_tokens": 1},
+    }
+    quiet = _build(Answer, name="quiet", llm=NoStatisticsLLM(), add_raw_input=False, add_raw_output=False)
+    assert _process(quiet, [{"instruction": "hi"}]) == [{"instruction": "hi", "answer": "OK", "model_name": "plain"}]
+    (kept,) = _process(quiet, [{"instruction": "hi", "distilabel_metadata": {"raw_output_first": "x"}}])
+    assert kept["distilabel_metadata"] == {"raw_output_first": "x"}
+
+
+class NoStatisticsLLM(CannedLLM):
+    """Answers "ok" to everything and reports no token counts."""
+
+    replies: Dict[str, Any] = {}
+    model: str = "plain"
+
+    def generate(self, inputs, num_generations: int = 1, **generation_kwargs: Any):
+        return [{"generations": ["ok"] * num_generations} for _ in inputs]
+
+
 def test_custom_task_and_groups_through_pipeline_run(store_path: str) -> None:  # noqa: F811
     llm = CannedLLM(replies={"one": ["1", "uno"], "two": "2"})
     with Pipeline(name="custom-tasks") as pipeline:
@@ -325,11 +349,10 @@ def test_evol_instruct_evolves_through_the_mutations(options: dict, columns: dic
     step = _build(EvolInstruct, name="evol", llm=EVOLVER, num_evolutions=3, mutation_templates=TEMPLATES, **options)
     assert step.outputs == [*columns][:1] + ["model_name"] + [*columns][1:]
     (row,) = _process(step, [{"instruction": "a", "distilabel_metadata": {"raw_output_before": "x"}}])
-    metadata = {"raw_output_before": "x",
-                "statistics_instruction_evol": {"input_tokens": [2, 2, 2], "output_tokens": [3, 2, 3]}}
-    if options.get("generate_answers"):
+    metadata = {"statistics_instruction_evol": {"input_tokens": [2, 2, 2], "output_tokens": [3, 2, 3]}}
+    if options.get("generate_answers"):  # as in distilabel, only the answers' token counts are kept then
         answered = len(columns.get("answers", [1]))
-        metadata["statistics_answer_evol"] = {"input_tokens": [1] * answered, "output_tokens": [2] * answered}
+        metadata = {"statistics_answer_evol": {"input_tokens": [1] * answered, "output_tokens": [2] * answered}}
     assert row == {"instruction": "a", **columns, "model_name": "evolver", "distilabel_metadata": metadata}
 
 

@@ -3,7 +3,8 @@
 The LLM is loaded once per step run (``load()``) and shared by every batch; ``process`` makes one
 ``generate`` call per batch. Each output row carries ``model_name`` and ``distilabel_metadata``
 with ``raw_input_<step>``, ``raw_output_<step>``, ``statistics_<step>`` (when the LLM reports token
-counts) and ``error_<step>`` (when the LLM could not answer that row), as distilabel writes them; any
+counts) and ``error_<step>`` (when the LLM could not answer that row), as distilabel writes them: that
+metadata replaces the one the row had, if the task writes any; any
 other per-generation key of the LLM's output (e.g. ``logprobs``) becomes an ``llm_<step>_<key>`` column.
 
 Every ``generate`` call goes through :meth:`Task.generate_outputs`, which counts the input and
@@ -172,8 +173,10 @@ class Task(Step):
             metadata[f"statistics_{self.name}"] = {key: _nth(values, index) for key, values in statistics.items()}
         if error:
             metadata[f"error_{self.name}"] = error
-        previous = row.get(DISTILABEL_METADATA_KEY)
-        result[DISTILABEL_METADATA_KEY] = {**previous, **metadata} if isinstance(previous, dict) else metadata
+        own = result.get(DISTILABEL_METADATA_KEY)
+        metadata = {**own, **metadata} if isinstance(own, dict) else metadata
+        if metadata:  # as in distilabel, it replaces the row's; a row keeps its own when the task has none
+            result[DISTILABEL_METADATA_KEY] = metadata
         for key, values in output.items():
             if key not in _NOT_EXTRA_KEYS:
                 result[f"llm_{self.name}_{key}"] = _nth(values, index) if isinstance(values, list) else values

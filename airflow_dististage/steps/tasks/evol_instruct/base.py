@@ -34,8 +34,9 @@ class EvolInstruct(Task):
 
     Input columns: ``instruction`` (str).
     Output columns: ``evolved_instruction`` (or ``evolved_instructions``), ``model_name``, and with
-    ``generate_answers`` ``answer`` (or ``answers``). ``distilabel_metadata`` gets per-round token counts
-    under ``statistics_instruction_<step>`` (and ``statistics_answer_<step>``) when the LLM reports them.
+    ``generate_answers`` ``answer`` (or ``answers``). ``distilabel_metadata`` (replacing the row's) gets
+    the row's per-round token counts under ``statistics_instruction_<step>``, or with ``generate_answers``
+    those of its answers under ``statistics_answer_<step>`` only, when the LLM reports them.
     """
 
     num_evolutions: int
@@ -96,6 +97,8 @@ class EvolInstruct(Task):
         rng = random.Random(json.dumps([self.seed, [row["instruction"] for row in inputs]]))
         chains: List[List[Optional[str]]] = [[row["instruction"]] for row in inputs]
         metadata: List[Dict[str, Any]] = [{} for _ in inputs]
+        # As in distilabel, a step that answers reports the answers' token counts only.
+        evolution_statistics = None if self.generate_answers else f"statistics_instruction_{self.name}"
         for _ in range(self.num_evolutions):
             prompts = [
                 self.mutation_templates[rng.choice(self.mutation_templates_names)].replace("<PROMPT>", chain[-1])
@@ -103,7 +106,7 @@ class EvolInstruct(Task):
                 else None
                 for chain in chains
             ]
-            texts = self._generate(prompts, metadata, f"statistics_instruction_{self.name}")
+            texts = self._generate(prompts, metadata, evolution_statistics)
             for chain, text in zip(chains, texts):
                 evolved = text.split("Prompt#:")[-1].strip() if text is not None else None
                 if self.store_evolutions:
@@ -120,19 +123,19 @@ class EvolInstruct(Task):
             answers = [[next(texts) for _ in chain] for chain in chains]
         rows = []
         for row, chain, answer, extra in zip(inputs, chains, answers, metadata):
-            previous = row.get(DISTILABEL_METADATA_KEY)
-            merged = {**previous, **extra} if isinstance(previous, dict) else extra
-            rows.append({**row, **self.format_output(chain, answer), DISTILABEL_METADATA_KEY: merged})
+            # As in distilabel, the step's metadata replaces the one the row had.
+            rows.append({**row, **self.format_output(chain, answer), DISTILABEL_METADATA_KEY: extra})
         yield rows
 
     def _generate(
         self,
         prompts: List[Optional[str]],
         metadata: List[Dict[str, Any]],
-        statistics_key: str,
+        statistics_key: Optional[str],
         per_row: Optional[List[int]] = None,
     ) -> List[Optional[str]]:
-        """One generation per prompt (``None`` prompts are not sent); token counts and errors go to ``metadata``.
+        """One generation per prompt (``None`` prompts are not sent); errors, and token counts under
+        ``statistics_key`` unless it is None, go to ``metadata``.
 
         ``per_row`` says how many consecutive prompts belong to each row (one each by default).
         """
@@ -150,7 +153,7 @@ class EvolInstruct(Task):
             generations = output.get("generations") or [None]
             texts[index] = generations[-1]
             row_metadata = metadata[owners[index]]
-            for key, values in (output.get("statistics") or {}).items():
+            for key, values in (output.get("statistics") or {}).items() if statistics_key else ():
                 row_metadata.setdefault(statistics_key, {}).setdefault(key, []).append(values[0] if values else None)
             if output.get("error") or texts[index] is None:
                 row_metadata.setdefault(f"error_{self.name}", output.get("error") or "the LLM returned no text")
