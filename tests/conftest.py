@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
+# Airflow reads AIRFLOW_HOME once, at its first import, whichever test folder imports it first: give
+# the session a throw-away one unless the caller chose one.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="dististage-tests-airflow-"))
 
-from tests.dag_runs import REPO_ROOT, migrated_airflow_env, run_dag_tests, shared_dag_runs
+import pytest  # noqa: E402
+
+from tests.dag_runs import REPO_ROOT, migrated_airflow_env, run_dag_tests, shared_dag_runs  # noqa: E402
 
 __all__ = ["REPO_ROOT"]
 

@@ -1,22 +1,15 @@
-"""Pipelines and an isolated Airflow home for the compiler tests."""
+"""Pipelines for the compiler tests (the session's throw-away AIRFLOW_HOME is set in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+from typing import Any, Dict, List
 
 import pytest
 
-# Airflow reads AIRFLOW_HOME once, at its first import: give this test session a throw-away one
-# unless the caller chose one.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="dististage-compiler-airflow-"))
-
-from typing import Any, Dict, List  # noqa: E402
-
-from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter  # noqa: E402
-from airflow_dististage.pipeline import Pipeline  # noqa: E402
-from airflow_dististage.steps import LoadDataFromDicts, Step, StepInput, StepResources, step  # noqa: E402
-from airflow_dististage.typing import StepOutput  # noqa: E402
+from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
+from airflow_dististage.pipeline import Pipeline
+from airflow_dististage.steps import LoadDataFromDicts, Step, StepInput, StepResources, step
+from airflow_dististage.typing import StepOutput
 
 
 class Upper(Step):
