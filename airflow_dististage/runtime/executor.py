@@ -295,16 +295,7 @@ class StepExecution:
             progress.log("failed")
             raise
         heartbeat.stop()
-        summary = StepSummary(
-            batches_in=progress.batches_in,
-            rows_in=progress.rows_in,
-            batches_out=progress.batches_out,
-            rows_out=progress.rows_out,
-            seconds=round(progress.seconds, 3),
-            input_tokens=progress.input_tokens,
-            output_tokens=progress.output_tokens,
-            token_budget_reached=self._budget_reached,
-        )
+        summary = StepSummary(**progress.as_payload(), token_budget_reached=self._budget_reached)
         marker = {**self._identity(), "attempt": self.attempt, "batches": parts, "at": time.time(), **vars(summary)}
         self.data.write_marker("finished", marker, self.replica)
         progress.log("finished")
