@@ -114,7 +114,7 @@ def _located(dag_id: str, run_id: str, session: Any) -> RunLocation:
 
 def _store(location: RunLocation) -> BatchStore:
     """The run's store, read-only in effect: this view never writes, and never unpickles."""
-    return BatchStore(location.store, location.dag_id, location.run_id)
+    return BatchStore(location.store, location.dag_id, location.run_id, conn_id=location.store_conn_id)
 
 
 def redacted(text: str) -> str:
