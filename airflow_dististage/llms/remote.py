@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 _RETRYABLE_STATUS = (408, 409, 429)
 _FATAL_STATUS = (401, 403, 404)
 _MAX_BACKOFF_SECONDS = 60.0
-DEFAULT_MAX_CONCURRENCY = 128
-"""Requests in flight per step replica by default: at 200 ms a request, about 640 rows/s."""
+DEFAULT_MAX_CONCURRENCY = 96
+"""Requests in flight per step replica by default: at 200 ms a request, at most 480 rows/s."""
 _T = TypeVar("_T")
 
 
