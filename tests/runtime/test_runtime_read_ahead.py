@@ -107,3 +107,19 @@ def _start_with_url(script: Path, store: Path, output: Path, base_url: str):
     wrapper = script.with_name("with_url.py")
     wrapper.write_text(f"import sys, runpy\nsys.argv.append({base_url!r})\nrunpy.run_path({str(script)!r}, run_name='__main__')\n")
     return _start(wrapper, store, output)
+
+
+def test_a_token_budget_stops_within_the_batches_in_flight(tmp_path: Path) -> None:
+    # The server reports 2 + 4 tokens a row: batches of 5 use 30, the 4th reaches the budget of 100.
+    with FakeOpenAIServer(delay=0.02) as server:
+        with Pipeline(name="budget") as pipeline:
+            llm = OpenAILLM(model="m", base_url=server.base_url, api_key="k", max_concurrency=10)
+            task = TextGeneration(llm=llm, input_batch_size=5, max_tokens_per_run=100)
+            LoadDataFromDicts(data=_instructions(200), batch_size=20) >> task
+        window = task.batches_in_flight()
+        distiset = pipeline.run(use_cache=False, storage_parameters={"path": str(tmp_path)}, show_progress=False)
+        rows = distiset["default"]["train"].to_list()
+
+    assert window == 3
+    assert 4 * 5 <= len(rows) <= (4 + window - 1) * 5
+    assert [row["instruction"] for row in rows] == [f"question {index}" for index in range(len(rows))]
