@@ -167,9 +167,10 @@ def main() -> None:
             f" {direct['tokens'] / direct['seconds']:.0f} tokens/s",
             flush=True,
         )
+        direct_rate = direct["tokens"] / direct["seconds"]
         print(
-            f"ours in generate / direct = {ours['tokens'] / ours['generate_seconds'] / (direct['tokens'] / direct['seconds']):.2f};"
-            f" ours end to end / direct = {ours['tokens'] / ours['seconds'] / (direct['tokens'] / direct['seconds']):.2f}"
+            f"ours in generate / direct = {ours['tokens'] / ours['generate_seconds'] / direct_rate:.2f};"
+            f" ours end to end / direct = {ours['tokens'] / ours['seconds'] / direct_rate:.2f}"
         )
         if not args.cpu and not (ours["device"] or "").startswith("cuda"):
             sys.exit("the pipeline's model did not run on a GPU")

@@ -35,7 +35,8 @@ class MergedCallsMixin:
     """
 
     prompts_per_call: RuntimeParameter[int] = Field(
-        default=256, description="Prompts of several input batches merged into one generate call (None: one batch a call)."
+        default=256,
+        description="Prompts of several input batches merged into one generate call (None: one batch a call).",
     )
 
     def _validate_attributes(self) -> None:
@@ -55,7 +56,8 @@ class MergedCallsMixin:
     ) -> List[GenerateOutput]:
         """``generate`` for one input batch, merged with the other batches' calls waiting at that time."""
         if not self.prompts_per_call:
-            return self.generate(inputs, num_generations=num_generations, **generation_kwargs)  # type: ignore[attr-defined]
+            generate = self.generate  # type: ignore[attr-defined]
+            return generate(inputs, num_generations=num_generations, **generation_kwargs)
         with _MERGER_LOCK:
             merger = self.__dict__.get("_call_merger")
             if merger is None:

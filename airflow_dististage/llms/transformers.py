@@ -53,7 +53,8 @@ class TransformersLLM(MergedCallsMixin, StructuredOutputMixin, LLM):
     chat_template: Optional[str] = None
     trust_remote_code: bool = False
     prompts_per_call: RuntimeParameter[int] = Field(
-        default=None, description="Prompts of several input batches merged into one generate call (None: one batch a call)."
+        default=None,
+        description="Prompts of several input batches merged into one generate call (None: one batch a call).",
     )
 
     def _post_init(self) -> None:

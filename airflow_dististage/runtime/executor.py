@@ -534,7 +534,9 @@ class StepExecution:
             progress.used_tokens(*tokens)
         return parts
 
-    def _process_batch(self, batch: list[list[dict[str, Any]]], sequence: int) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    def _process_batch(
+        self, batch: list[list[dict[str, Any]]], sequence: int
+    ) -> tuple[list[dict[str, Any]], tuple[int, int]]:
         """The output rows of one input batch and the tokens its LLM used (taken in the thread that ran it)."""
         outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
         return outputs, self.token_budget.take()

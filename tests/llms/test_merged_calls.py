@@ -17,7 +17,8 @@ def test_merged_calls_of_a_sync_llm_keep_each_batch_its_own_outputs(tiny_model_d
     llm = TransformersLLM(model=str(tiny_model_dir), device="cpu", prompts_per_call=12)
     llm.load()
     try:
-        batches = [[[{"role": "user", "content": f"question {4 * b + i}" + " and more" * i}] for i in range(4)] for b in range(9)]
+        chats = [[{"role": "user", "content": f"question {index}" + " and more" * (index % 4)}] for index in range(36)]
+        batches = [chats[first : first + 4] for first in range(0, 36, 4)]
         alone = [llm.generate(batch, **GREEDY) for batch in batches]
         window = llm.batches_in_flight(4)
         jobs = ((index, lambda batch=batch: llm.generate_batch(batch, **GREEDY)) for index, batch in enumerate(batches))

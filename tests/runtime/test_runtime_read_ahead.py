@@ -105,7 +105,9 @@ def test_a_step_killed_with_batches_in_flight_resumes_to_exactly_the_rows(tmp_pa
 def _start_with_url(script: Path, store: Path, output: Path, base_url: str):
     """``_start`` of the SIGKILL test, with the server's URL as the script's third argument."""
     wrapper = script.with_name("with_url.py")
-    wrapper.write_text(f"import sys, runpy\nsys.argv.append({base_url!r})\nrunpy.run_path({str(script)!r}, run_name='__main__')\n")
+    wrapper.write_text(
+        f"import sys, runpy\nsys.argv.append({base_url!r})\nrunpy.run_path({str(script)!r}, run_name='__main__')\n"
+    )
     return _start(wrapper, store, output)
 
 
