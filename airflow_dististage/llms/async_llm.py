@@ -1,8 +1,11 @@
 """``AsyncLLM``: an LLM that answers one input per coroutine, all the inputs of a batch at once.
 
 Subclasses implement ``agenerate(input, num_generations=1, **kwargs)`` for a single chat, as
-distilabel documents it; ``generate`` runs it for every input of the batch concurrently (at most
-``max_concurrency`` at a time) and returns the outputs in input order. The coroutines run on an
+distilabel documents it; ``generate`` runs it for every input of the batch concurrently and returns the outputs in input
+order. At most ``max_concurrency`` calls are in flight for the LLM as a whole: one
+:class:`~airflow_dististage.llms.request_gate.RequestGate` is shared by every ``generate`` call, and
+the step processes several input batches at once (:meth:`AsyncLLM.batches_in_flight`), so the
+requests of the next batches fill the places the last requests of a batch leave. The coroutines run on an
 event loop of the LLM's own, in a daemon thread started on first use (again after a fork), so
 ``generate`` works from any thread, whether or not that thread already runs an event loop, and
 async clients created in ``load()`` always meet the same loop. ``unload()`` stops it.
@@ -19,6 +22,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import math
 import os
 import threading
 import weakref
@@ -33,6 +37,7 @@ from airflow_dististage.llms.base import (
     GenerationError,
     failed_output,
 )
+from airflow_dististage.llms.request_gate import RequestGate
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 
 __all__ = ["AsyncLLM", "merge_generations"]
@@ -87,6 +92,22 @@ class AsyncLLM(LLM):
         """Runs ``agenerate`` for every chat concurrently and waits for all of them (one output per input)."""
         return self.run_coroutine(self._agenerate_batch(inputs, num_generations, generation_kwargs))
 
+    def batches_in_flight(self, batch_size: int) -> int:
+        """Enough input batches to keep ``max_concurrency`` requests in flight, plus one waiting."""
+        if not self.max_concurrency:
+            return 2
+        return math.ceil(self.max_concurrency / batch_size) + 1
+
+    def request_gate(self) -> RequestGate:
+        """The gate every ``agenerate`` call of this LLM passes (one per event loop)."""
+        runner = self._runner()
+        if runner.gate is None:
+            runner.gate = self._new_request_gate()
+        return runner.gate
+
+    def _new_request_gate(self) -> RequestGate:
+        return RequestGate(self.max_concurrency)
+
     def run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Runs ``coroutine`` on this LLM's event loop and returns its result (e.g. to close a client)."""
         return self._runner().run(coroutine)
@@ -115,16 +136,14 @@ class AsyncLLM(LLM):
     async def _agenerate_batch(
         self, inputs: List[ChatType], num_generations: int, kwargs: dict[str, Any]
     ) -> List[GenerateOutput]:
-        limit = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
+        gate = self.request_gate()
         if self._num_generations_param_supported:
             calls, per_call, kwargs = 1, num_generations, {"num_generations": num_generations, **kwargs}
         else:
             calls, per_call = num_generations, 1
 
         async def answer(chat: ChatType) -> GenerateOutput:
-            if limit is None:
-                return await self._answer(chat, per_call, kwargs)
-            async with limit:
+            async with gate.slot():
                 return await self._answer(chat, per_call, kwargs)
 
         tasks = [[asyncio.ensure_future(answer(chat)) for _ in range(calls)] for chat in inputs]
@@ -210,6 +229,7 @@ class _LoopThread:
     def __init__(self, name: str) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
+        self.gate: RequestGate | None = None
         self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self.thread.start()
 

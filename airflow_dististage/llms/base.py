@@ -108,6 +108,23 @@ class LLM(Declarative):
         """Generates ``num_generations`` texts for each chat in ``inputs`` (one output per input)."""
         raise NotImplementedError(f"{type(self).__name__} must implement generate().")
 
+    def generate_batch(
+        self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any
+    ) -> List[GenerateOutput]:
+        """``generate`` for one input batch of a step, which may run in a worker thread while the
+        step's other batches in flight (see :meth:`batches_in_flight`) do too."""
+        return self.generate(inputs, num_generations=num_generations, **generation_kwargs)
+
+    def batches_in_flight(self, batch_size: int) -> int:
+        """How many input batches of ``batch_size`` rows a step should process at once with this LLM.
+
+        1 (the default): one batch after the other. More only where concurrent ``generate_batch``
+        calls are safe and help: an :class:`~airflow_dististage.llms.async_llm.AsyncLLM` keeps its
+        requests in flight across batches, a sync engine merges them into one call
+        (:mod:`~airflow_dististage.llms.merged_calls`).
+        """
+        return 1
+
     def generate_outputs(
         self, inputs: List[ChatType], num_generations: int = 1, **generation_kwargs: Any
     ) -> List[GenerateOutput]:

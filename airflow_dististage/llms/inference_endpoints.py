@@ -17,7 +17,7 @@ from typing import Any, ClassVar, List, Optional
 
 from airflow_dististage.llms.base import ChatType, FatalLLMError, GenerateOutput
 from airflow_dististage.llms.chat import render_chat
-from airflow_dististage.llms.remote import RemoteLLM
+from airflow_dististage.llms.remote import RemoteLLM, estimate_tokens
 from airflow_dististage.llms.secret import Secret
 from airflow_dististage.llms.structured_output import StructuredOutputMixin, json_schema_response_format
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
@@ -202,7 +202,8 @@ class InferenceEndpointsLLM(StructuredOutputMixin, RemoteLLM):
                 else {"type": "regex", "value": structured["schema"]}
             )
         response = await self._send(
-            lambda: self._client.chat_completion(messages=chat, model=self.model_id, **parameters)
+            lambda: self._client.chat_completion(messages=chat, model=self.model_id, **parameters),
+            estimate_tokens(chat, parameters.get("max_tokens")),
         )
         usage = response.usage
         return {
@@ -218,7 +219,8 @@ class InferenceEndpointsLLM(StructuredOutputMixin, RemoteLLM):
         grammar = {"type": structured["format"], "value": structured["schema"]} if structured else None
         prompt = render_chat(self._tokenizer, chat)
         output = await self._send(
-            lambda: self._client.text_generation(prompt, details=True, grammar=grammar, **parameters)
+            lambda: self._client.text_generation(prompt, details=True, grammar=grammar, **parameters),
+            estimate_tokens(chat, parameters.get("max_new_tokens")),
         )
         details = output.details
         return {

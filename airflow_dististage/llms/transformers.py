@@ -20,13 +20,14 @@ from airflow_dististage.llms.structured_output import (
     StructuredOutputMixin,
     retry_until_valid,
 )
-from airflow_dististage.mixins.runtime_parameters import suggest
+from airflow_dististage.llms.merged_calls import MergedCallsMixin
+from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter, suggest
 
 TORCH_DTYPES = ("auto", "float32", "float", "float64", "double", "float16", "half", "bfloat16")
 """``torch_dtype`` values: ``"auto"`` or a floating-point ``torch`` dtype name."""
 
 
-class TransformersLLM(StructuredOutputMixin, LLM):
+class TransformersLLM(MergedCallsMixin, StructuredOutputMixin, LLM):
     """A ``transformers`` causal language model; each batch is one left-padded ``generate`` call.
 
     Args:
@@ -38,6 +39,9 @@ class TransformersLLM(StructuredOutputMixin, LLM):
         trust_remote_code: allow the model's own code from the Hub.
         structured_output: ``{"format": "json" | "regex", "schema": ..., "max_retries": 3}``; see the
             module docstring.
+        prompts_per_call: merge the prompts of several input batches into one ``generate`` call of
+            about this many (padded to the longest: mind the memory); None (the default): one call
+            per batch. See :mod:`~airflow_dististage.llms.merged_calls`.
     """
 
     _structured_output_formats = ("json", "regex")
@@ -48,6 +52,10 @@ class TransformersLLM(StructuredOutputMixin, LLM):
     torch_dtype: str = "auto"
     chat_template: Optional[str] = None
     trust_remote_code: bool = False
+    prompts_per_call: RuntimeParameter[int] = Field(
+        default=None,
+        description="Prompts of several input batches merged into one generate call (None: one batch a call).",
+    )
 
     def _post_init(self) -> None:
         self._model: Any = None

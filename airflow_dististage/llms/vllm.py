@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
 from airflow_dististage.llms.chat import render_chat
+from airflow_dististage.llms.merged_calls import MergedCallsMixin
 from airflow_dististage.llms.structured_output import StructuredOutputMixin
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 
@@ -20,7 +21,7 @@ _PIPELINE_PARALLEL = "pipeline_parallel_size"
 _GUIDED_DECODING_APIS = (("StructuredOutputsParams", "structured_outputs"), ("GuidedDecodingParams", "guided_decoding"))
 
 
-class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
+class vLLM(MergedCallsMixin, StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
     """A model served by vLLM inside the step's process.
 
     Args:
@@ -39,6 +40,8 @@ class vLLM(StructuredOutputMixin, LLM):  # noqa: N801 - distilabel's name
             options load code and files (``worker_cls``, ``hf_overrides``, ``download_dir``...).
         structured_output: ``{"format": "json" | "regex", "schema": ..., "whitespace_pattern": ...}``,
             enforced by guided decoding (see the module docstring).
+        prompts_per_call: prompts of several input batches merged into one ``generate`` call (256;
+            None: one call per batch), see :mod:`~airflow_dististage.llms.merged_calls`.
     """
 
     _structured_output_formats = ("json", "regex")

@@ -13,12 +13,13 @@ over on the new one, so a recomputation anywhere upstream never mixes old and ne
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ import networkx as nx
 from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.batching import chunked
 from airflow_dististage.runtime.progress import StepProgress
+from airflow_dististage.runtime.read_ahead import in_order
 from airflow_dististage.runtime.routing import (
     InputBatch,
     Route,
@@ -495,27 +497,49 @@ class StepExecution:
         return parts
 
     def _run_normal(self, progress: StepProgress, batches: Iterator[InputBatch], committed: set[int]) -> int:
-        # Every replica reads and decodes all predecessor parts, to cut the same input batches
-        # as its siblings, and skips the batches it does not own.
-        sequence = -1
-        for sequence, (batch, routed_from) in enumerate(batches):
-            if not self._owns(sequence):
-                continue
-            if sequence in committed:
+        """Processes the owned input batches, up to ``step.batches_in_flight()`` at once (see
+        :mod:`~airflow_dististage.runtime.read_ahead`), and writes their parts in sequence order.
+
+        A batch in flight when the step is killed was not written: the next attempt recomputes
+        it. A token budget is checked before each batch is read, so up to ``batches_in_flight``
+        batches already in flight still finish once it is reached.
+        """
+        parts = 0
+
+        def jobs() -> Iterator[tuple[tuple[int, Route | None], Callable[[], Any] | None]]:
+            # Every replica reads and decodes all predecessor parts, to cut the same input batches
+            # as its siblings, and skips the batches it does not own.
+            nonlocal parts
+            for sequence, (batch, routed_from) in enumerate(batches):
+                parts = sequence + 1
+                if not self._owns(sequence):
+                    continue
+                if sequence in committed:
+                    progress.consumed(sum(len(rows) for rows in batch))
+                    progress.produced(len(self.data.read_part(self.generation, sequence) or []))
+                    continue
+                if self._budget_reached or self._stop_for_tokens(progress):
+                    if self.step_plan.replicas == 1:
+                        parts = sequence  # reads no more input: its parts end here
+                        return
+                    yield (sequence, None), None  # its siblings go on: every part must exist
+                    continue
                 progress.consumed(sum(len(rows) for rows in batch))
-                progress.produced(len(self.data.read_part(self.generation, sequence) or []))
-                continue
-            if self._budget_reached or self._stop_for_tokens(progress):
-                if self.step_plan.replicas == 1:
-                    return sequence  # reads no more input: its parts end here
-                self._write(sequence, [])  # its siblings go on: every part must exist
-                continue
-            progress.consumed(sum(len(rows) for rows in batch))
-            outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
+                yield (sequence, routed_from), functools.partial(self._process_batch, batch, sequence)
+
+        for (sequence, routed_from), result in in_order(jobs(), self.step.batches_in_flight(), self.step_name):
+            outputs, tokens = result if result is not None else ([], (0, 0))
             self._write(sequence, outputs, routed_from)
             progress.produced(len(outputs))
-            progress.used_tokens(*self.token_budget.take())
-        return sequence + 1
+            progress.used_tokens(*tokens)
+        return parts
+
+    def _process_batch(
+        self, batch: list[list[dict[str, Any]]], sequence: int
+    ) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+        """The output rows of one input batch and the tokens its LLM used (taken in the thread that ran it)."""
+        outputs = self._collect(self.step.process_applying_mappings(*batch), f"batch {sequence}")
+        return outputs, self.token_budget.take()
 
     def _stop_for_tokens(self, progress: StepProgress) -> bool:
         """Whether a token budget is reached; logs why once it is."""

@@ -11,7 +11,12 @@ reports none counts 0). Two budgets may apply to a step, checked before each inp
   steps' counts are read from their markers, which running steps refresh with each heartbeat, so
   LLM steps that run at the same time may together pass it by what they generated since.
 
-The batch that reaches a budget is kept: a budget stops the next batch, never one in flight. The step
+The batch that reaches a budget is kept: a budget stops the next batch, never one in flight. A
+step that processes several batches at once (``Step.batches_in_flight()``, e.g. an ``OpenAILLM``
+task keeps ``ceil(max_concurrency / input_batch_size) + 1`` in flight) checks the budget before it
+reads each batch, against the batches written so far, so it may pass a budget by the tokens of at
+most ``batches_in_flight()`` batches (one batch without read-ahead); where it stops depends on which
+answers came first. The step
 then finishes successfully with the rows it has: with one replica it reads no more input; a replica
 of several commits its remaining batches empty, since readers take part ``k`` from replica ``k % N``.
 A resumed step starts from the counts of its last heartbeat.

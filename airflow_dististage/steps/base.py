@@ -360,6 +360,14 @@ class Step(_Step):
         """Yields output rows for the given batch (one list per predecessor)."""
         raise NotImplementedError(f"{type(self).__name__} must implement process().")
 
+    def batches_in_flight(self) -> int:
+        """How many input batches the runtime may process at once, each in a worker thread.
+
+        1 (the default): one after the other. A step returns more only when its ``process`` is safe
+        to run for several batches at the same time; its parts are still written in input order.
+        """
+        return 1
+
 
 class GlobalStep(Step):
     """A step that receives all rows at once (e.g. dedup, ranking); a barrier between stages."""

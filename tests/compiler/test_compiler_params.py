@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import ParamValidationError
 from airflow_dististage.compiler.options import CompileError
 from airflow_dististage.compiler.params import collect_step_params, json_type, runtime_values
 from airflow_dististage.llms import OpenAILLM, vLLM
+from airflow_dististage.llms.remote import DEFAULT_MAX_CONCURRENCY
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.steps import LoadDataFromDicts, StepResources
@@ -135,7 +136,7 @@ def test_where_requests_go_and_what_code_loads_are_not_params(compile_options):
 
     assert "remote__llm__base_url" not in params
     assert "local__llm__extra_kwargs" not in params
-    assert params["remote__llm__max_concurrency"] == 16  # harmless settings stay Params
+    assert params["remote__llm__max_concurrency"] == DEFAULT_MAX_CONCURRENCY  # harmless settings stay Params
     assert "remote__llm__generation_kwargs__extra_body" in params  # goes to the DAG file's server only
 
 

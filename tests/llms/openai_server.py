@@ -3,7 +3,11 @@
 ``FakeOpenAIServer`` is a ``ThreadingHTTPServer`` in a thread. ``answer`` turns a request into
 generations (by default an echo; a test may plug in a real model). ``script`` is a queue of what
 the next requests get (``("status", 429)``, ``("sleep", 2.0)``); ``fail_when`` fails matching rows
-forever. It records every request, its path, the API keys it saw and the most requests in flight.
+forever; ``capacity`` answers 429 (with ``Retry-After: retry_after``) to a request that would
+exceed that many in flight, as a rate-limited provider does. It records every request, its path,
+the API keys it saw, when each arrived (``arrivals``, ``time.monotonic()``) and the most requests in
+flight. It speaks HTTP/1.1 with keep-alive and serves each connection in its own thread, so hundreds
+of requests can wait on ``delay`` at once.
 
 It also speaks text-generation-inference's generate routes, ``POST /generate`` and ``POST /``
 (``{"inputs": prompt, "parameters": {...}}``, answered with ``generated_text`` and ``details``;
@@ -30,9 +34,15 @@ def echo_answer(messages: list[dict[str, str]], n: int, max_tokens: int) -> list
 class FakeOpenAIServer:
     """Serves ``POST /v1/chat/completions`` on 127.0.0.1 (a context manager)."""
 
-    def __init__(self, answer: Answer = echo_answer, delay: float = 0.0) -> None:
+    def __init__(
+        self, answer: Answer = echo_answer, delay: float = 0.0, capacity: int | None = None, retry_after: float = 0.0
+    ) -> None:
         self.answer = answer
         self.delay = delay
+        self.capacity = capacity
+        self.retry_after = retry_after
+        self.arrivals: list[float] = []
+        self.throttled = 0
         self.script: deque[tuple[str, Any]] = deque()
         self.fail_when: Callable[[list[dict[str, str]]], int | None] = lambda messages: None
         self.requests: list[dict[str, Any]] = []
@@ -41,7 +51,7 @@ class FakeOpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _ManyConnectionsServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -73,6 +83,8 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 """Quiet: pytest output stays readable."""
 
@@ -82,8 +94,15 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.paths.append(self.path)
                     server.authorizations.append(self.headers.get("Authorization", ""))
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.arrivals.append(time.monotonic())
+                    over = server.capacity is not None and server.in_flight >= server.capacity
+                    server.throttled += over
+                    if not over:
+                        server.in_flight += 1
+                        server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                if over:
+                    headers = {"Retry-After": str(server.retry_after)}
+                    return self._send(429, {"error": {"message": "over capacity", "type": "rate_limit"}}, headers)
                 try:
                     self._respond(body)
                 finally:
@@ -157,3 +176,7 @@ class FakeOpenAIServer:
                     pass  # the client gave up (a timeout test)
 
         return Handler
+
+
+class _ManyConnectionsServer(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 drops connections when hundreds open at once

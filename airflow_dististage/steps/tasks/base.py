@@ -10,12 +10,18 @@ other per-generation key of the LLM's output (e.g. ``logprobs``) becomes an ``ll
 Every ``generate`` call goes through :meth:`Task.generate_outputs`, which counts the input and
 output tokens the LLM reports in ``statistics``; the runtime takes them after each batch
 (:meth:`Task.take_token_counts`) and stops the step once ``max_tokens_per_run`` is reached.
+
+A task processes as many input batches at once as its LLM asks for
+(:meth:`~airflow_dististage.llms.base.LLM.batches_in_flight`), each in a worker thread: ``process``
+must not keep per-batch state on the task. Token counts are kept per thread, so each batch's
+count is its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from typing import Any, Dict, List, Optional
 
 from airflow_dististage.constants import DISTILABEL_METADATA_KEY
@@ -88,11 +94,15 @@ class Task(Step):
         self.llm.unload()
         super().unload()
 
+    def batches_in_flight(self) -> int:
+        """As many input batches at once as the LLM wants (see ``LLM.batches_in_flight``)."""
+        return self.llm.batches_in_flight(self.input_batch_size)
+
     # -- generating ----------------------------------------------------------------------
     def generate_outputs(self, chats: List[ChatType], num_generations: int) -> List[GenerateOutput]:
-        """``llm.generate`` with the step's ``generation_kwargs``, counting the tokens it reports."""
-        outputs = self.llm.generate(chats, num_generations=num_generations, **self.llm.generation_kwargs)
-        counts = self.__dict__.setdefault("_token_counts", [0, 0])
+        """``llm.generate_batch`` with the step's ``generation_kwargs``, counting the tokens it reports."""
+        outputs = self.llm.generate_batch(chats, num_generations=num_generations, **self.llm.generation_kwargs)
+        counts = self._thread_token_counts()
         for output in outputs:
             statistics = output.get("statistics") or {}
             for position, key in enumerate(("input_tokens", "output_tokens")):
@@ -100,9 +110,19 @@ class Task(Step):
         return outputs
 
     def take_token_counts(self) -> tuple[int, int]:
-        """``(input_tokens, output_tokens)`` the LLM reported since the last call."""
-        counts = self.__dict__.pop("_token_counts", [0, 0])
-        return counts[0], counts[1]
+        """``(input_tokens, output_tokens)`` the LLM reported to this thread since its last call."""
+        counts = self._thread_token_counts()
+        taken = (counts[0], counts[1])
+        counts[:] = [0, 0]
+        return taken
+
+    def _thread_token_counts(self) -> list[int]:
+        local = self.__dict__.get("_token_counts")
+        if local is None:
+            local = self.__dict__.setdefault("_token_counts", threading.local())
+        if not hasattr(local, "counts"):
+            local.counts = [0, 0]
+        return local.counts
 
     # -- formatting ----------------------------------------------------------------------
     def format_input(self, input: Dict[str, Any]) -> ChatType:  # noqa: A002 - distilabel's name
