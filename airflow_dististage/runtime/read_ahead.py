@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar
 
 __all__ = ["in_order"]
+
+DRAIN_SECONDS = 30.0
+"""How long a failing read-ahead waits for the jobs still running before it lets the step go on."""
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -42,8 +45,9 @@ def in_order(
     """``(key, job())`` for every ``(key, job)`` of ``jobs``, in order, at most ``window`` running at once.
 
     An exception of a job is raised when its turn comes; jobs not started yet are then cancelled
-    and the ones running finish in the background (a failing step unloads its model next, which
-    ends an LLM's requests).
+    and the ones running get up to :data:`DRAIN_SECONDS` to finish, so that a failing step does not
+    unload its model under a ``generate`` call still running (an async LLM's requests that are still
+    waiting then end when it unloads).
     """
     if window <= 1:
         for key, job in jobs:
@@ -64,3 +68,5 @@ def in_order(
         finished = True
     finally:
         pool.shutdown(wait=finished, cancel_futures=True)
+        if not finished:
+            wait([future for _, future in pending if isinstance(future, Future)], timeout=DRAIN_SECONDS)

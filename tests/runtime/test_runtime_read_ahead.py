@@ -9,6 +9,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from airflow_dististage.llms import OpenAILLM
 from airflow_dististage.pipeline import Pipeline
 from airflow_dististage.runtime.read_ahead import in_order
@@ -55,6 +57,28 @@ def test_in_order_yields_in_job_order_with_at_most_window_running() -> None:
 
     assert results == [(index, index) for index in range(12)]
     assert peak[0] == 4
+
+
+def test_a_failing_job_lets_the_jobs_still_running_finish_before_it_is_raised() -> None:
+    finished: list[int] = []
+
+    def fail() -> int:
+        time.sleep(0.05)
+        raise RuntimeError("batch 0 failed")
+
+    def slow(index: int):
+        def run() -> int:
+            time.sleep(0.5)
+            finished.append(index)
+            return index
+
+        return run
+
+    jobs = iter([(0, fail), (1, slow(1)), (2, slow(2))])
+    with pytest.raises(RuntimeError, match="batch 0 failed"):
+        list(in_order(jobs, window=3))
+
+    assert sorted(finished) == [1, 2]  # the model is unloaded next: no generate call may still run
 
 
 KILLED_SCRIPT = """
