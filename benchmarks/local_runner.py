@@ -21,11 +21,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
+
+from side_by_side import distilabel_python, print_result, run_side
 
 ROW_BATCH = 1000
 
@@ -213,29 +214,14 @@ def _one(engine: str, count: int, probe_memory: bool) -> None:
         else:
             result = run_distilabel(count)
     result["runner_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(result), flush=True)
+    print_result(result)
 
 
 def _spawn(python: str, engine: str, count: int, probe_memory: bool) -> dict[str, Any] | None:
     command = [python, os.path.abspath(__file__), "--one", engine, str(count)]
     if probe_memory:
         command.append("--probe-memory")
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    for line in completed.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    print(f"  {engine} {count} rows failed:\n{completed.stderr[-3000:]}", file=sys.stderr)
-    return None
-
-
-def _distilabel_python(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    try:
-        import distilabel  # noqa: F401
-    except ImportError:
-        return None
-    return sys.executable
+    return run_side(command, f"{engine} {count} rows", timeout=1800)
 
 
 def main() -> None:
@@ -250,7 +236,7 @@ def main() -> None:
         _one(args.one[0], int(args.one[1]), args.probe_memory)
         return
 
-    peer = _distilabel_python(args.distilabel_python)
+    peer = distilabel_python(args.distilabel_python)
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
     print(f"distilabel: {'run with ' + peer if peer else 'not importable, skipped'}")
     print(f"{'rows':>9}  {'ours s':>8}  {'runner MiB':>10}  {'distilabel s':>12}  {'ratio':>6}")

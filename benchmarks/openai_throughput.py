@@ -16,13 +16,13 @@ against distilabel's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
+
+from side_by_side import distilabel_python, print_result, run_side
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,22 +72,7 @@ def run_distilabel(base_url: str, count: int) -> dict[str, Any]:
 def _spawn(python: str, engine: str, base_url: str, count: int) -> dict[str, Any] | None:
     command = [python, os.path.abspath(__file__), "--one", engine, base_url, str(count)]
     env = {**os.environ, "PYTHONPATH": REPO_ROOT if engine == "ours" else ""}
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd=REPO_ROOT)
-    for line in completed.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    print(f"  {engine} failed:\n{completed.stderr[-3000:]}", file=sys.stderr)
-    return None
-
-
-def _distilabel_python(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    try:
-        import distilabel  # noqa: F401
-    except ImportError:
-        return None
-    return sys.executable
+    return run_side(command, engine, timeout=900, env=env, cwd=REPO_ROOT)
 
 
 def _measure(server: Any, python: str, engine: str, count: int) -> dict[str, Any] | None:
@@ -126,13 +111,13 @@ def main() -> None:
     if args.one:
         engine, base_url, count = args.one
         result = (run_ours if engine == "ours" else run_distilabel)(base_url, int(count))
-        print("RESULT " + json.dumps(result), flush=True)
+        print_result(result)
         return
 
     sys.path.insert(0, REPO_ROOT)
     from tests.llms.openai_server import FakeOpenAIServer
 
-    peer = _distilabel_python(args.distilabel_python)
+    peer = distilabel_python(args.distilabel_python)
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; {args.rows} rows; server latency"
           f" {args.latency * 1000:.0f} ms")
     with FakeOpenAIServer(delay=args.latency) as server:

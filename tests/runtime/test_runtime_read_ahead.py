@@ -4,8 +4,6 @@ one-batch-at-a-time run, in order, also when it is killed mid-way and resumed.""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from airflow_dististage.runtime.read_ahead import in_order
 from airflow_dististage.steps import LoadDataFromDicts
 from airflow_dististage.steps.tasks import TextGeneration
 from tests.llms.openai_server import FakeOpenAIServer
-from tests.runtime.test_runtime_sigkill_resume import _assert_no_orphans, _parts, _start
+from tests.runtime.test_runtime_sigkill_resume import _assert_no_orphans, _start, kill_after_parts
 
 
 def _instructions(count: int) -> list[dict[str, str]]:
@@ -104,14 +102,7 @@ def test_a_step_killed_with_batches_in_flight_resumes_to_exactly_the_rows(tmp_pa
     store, output = tmp_path / "store", tmp_path / "rows.json"
     with FakeOpenAIServer(delay=0.05) as server:
         runner = _start_with_url(script, store, output, server.base_url)
-        deadline = time.monotonic() + 60
-        while len(_parts(store, "slow")) < 15:
-            assert runner.poll() is None, runner.stderr.read().decode()
-            assert time.monotonic() < deadline, "the runner made no progress"
-            time.sleep(0.02)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait(10)
-        committed_before = len(_parts(store, "slow"))
+        committed_before = kill_after_parts(runner, store, "slow", 15)
         in_flight_then = server.max_in_flight
         assert 15 <= committed_before < 120
         assert not output.exists()

@@ -44,20 +44,24 @@ def _parts(store: Path, step: str) -> list[str]:
     return sorted(path.name for path in (store / "killed" / "local" / step).glob("*/parts/*.arrow"))
 
 
+def kill_after_parts(runner: subprocess.Popen, store: Path, step: str, parts: int) -> int:
+    """SIGKILLs ``runner`` once ``step`` committed at least ``parts`` parts; returns the parts committed then."""
+    deadline = time.monotonic() + 60
+    while len(_parts(store, step)) < parts:
+        assert runner.poll() is None, runner.stderr.read().decode()
+        assert time.monotonic() < deadline, "the runner made no progress"
+        time.sleep(0.02)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(10)
+    return len(_parts(store, step))
+
+
 def test_sigkilled_run_resumes_to_identical_rows(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     store, output = tmp_path / "store", tmp_path / "rows.json"
 
-    runner = _start(script, store, output)
-    deadline = time.monotonic() + 60
-    while len(_parts(store, "slow")) < 20:
-        assert runner.poll() is None, runner.stderr.read().decode()
-        assert time.monotonic() < deadline, "the runner made no progress"
-        time.sleep(0.05)
-    os.kill(runner.pid, signal.SIGKILL)
-    runner.wait(10)
-    committed_before = len(_parts(store, "slow"))
+    committed_before = kill_after_parts(_start(script, store, output), store, "slow", 20)
     assert 20 <= committed_before < 100
     assert not output.exists()
 
