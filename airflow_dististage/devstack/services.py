@@ -59,7 +59,7 @@ def postgres_bin_dir() -> Path | None:
     """The folder holding ``initdb`` and ``postgres``: PATH, Debian's versioned folder, or ``pgserver``'s."""
     found = shutil.which("initdb")
     if found:
-        return Path(found).parent
+        return Path(found).resolve().parent
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if Path(folder, "initdb").exists():
             return Path(folder)

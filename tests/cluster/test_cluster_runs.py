@@ -16,6 +16,7 @@ import pytest
 
 from airflow_dististage.devstack.cluster import AirflowCluster, CeleryWorker
 from airflow_dististage.devstack.services import S3_SECRET_KEY
+from airflow_dististage.runtime.store import BatchStore
 from tests.cluster.conftest import GPU_POOL_SLOTS, STORE, published_rows, run_and_wait, wait
 from tests.cluster.dags import cluster_pipelines
 
@@ -148,6 +149,11 @@ def test_concurrent_runs_keep_their_own_rows(cluster: AirflowCluster) -> None:
         assert sorted((row["id"], row["upper"]) for row in rows) == [(i, f"ROW{i}{tag}") for i in range(6)]
 
 
+@pytest.mark.xfail(
+    not hasattr(BatchStore, "check_reachable"),
+    reason="the store's reachability check (branch storeconn) is not merged: the failure names only the endpoint",
+    strict=True,
+)
 def test_a_worker_without_the_store_names_it_in_the_failure(cluster: AirflowCluster) -> None:
     assert run_and_wait(cluster, "cluster_nostore", "nostore")["state"] == "failed"
     api = cluster.api()
