@@ -57,7 +57,8 @@ def migrated_airflow_env(root: Path) -> dict[str, str]:
 
 def run_dag_tests(env: dict[str, str], runs: Iterable[DagRun]) -> dict[str, dict[str, Any]]:
     """Copies each DAG file into the dags folder, prepares it, and runs them all with ``dag.test()`` in
-    one process; returns the runner's answer per DAG id (``run`` or ``error``)."""
+    one process; returns the runner's answer per DAG id (``run`` or ``error``, and ``output``: what the
+    runner process printed, task logs included)."""
     runs = list(runs)
     dags = Path(env["AIRFLOW__CORE__DAGS_FOLDER"])
     requests = []
@@ -78,6 +79,7 @@ def run_dag_tests(env: dict[str, str], runs: Iterable[DagRun]) -> dict[str, dict
     for line in result.stdout.splitlines():
         if line.startswith('{"dag_id"'):
             answer = json.loads(line)
+            answer["output"] = result.stdout + result.stderr
             answers[answer.pop("dag_id")] = answer
     missing = [run.dag_id for run in runs if run.dag_id not in answers]
     if missing:
@@ -99,8 +101,10 @@ def finished_run(answers: dict[str, dict[str, Any]], dag_id: str, expect: str = 
 
 def dag_test(env: dict[str, str], dag_file: Path, dag_id: str, conf: dict[str, Any] | None = None,
              expect: str = "success") -> dict[str, Any]:
-    """One ``dag.test()`` run in its own process, for a test whose environment differs from the shared one."""
-    return finished_run(run_dag_tests(env, [DagRun(dag_file, dag_id, conf or {})]), dag_id, expect)
+    """One ``dag.test()`` run in its own process, for a test whose environment differs from the shared one;
+    the run, with ``output``: what the runner printed (task logs included)."""
+    answers = run_dag_tests(env, [DagRun(dag_file, dag_id, conf or {})])
+    return {**finished_run(answers, dag_id, expect), "output": answers[dag_id]["output"]}
 
 
 def output_folder(env: dict[str, str], dag_id: str, run: dict[str, Any]) -> Path:

@@ -88,6 +88,7 @@ def compile_pipeline(
     gpu_claim_timeout_seconds: float = 600.0,
     gpus: int | None = None,
     max_tokens_per_run: int | None = None,
+    store_conn_id: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Compiles ``pipeline`` to an Airflow DAG: one TaskGroup ``stage_<i>`` per load stage.
@@ -120,6 +121,9 @@ def compile_pipeline(
             ``[dististage] gpus``); the run's ``check_gpu_pool`` task fails when the pool is smaller.
         max_tokens_per_run: each run's token budget for all its LLM steps together (input + output
             tokens): they stop generating once it is reached and finish with the rows they have.
+        store_conn_id: the Airflow connection whose credentials and endpoint open ``store`` and
+            ``output`` (object-storage URLs then) in the tasks and the run view (default
+            ``[dististage] store_conn_id``, unset: fsspec's own configuration).
         **dag_kwargs: passed to ``DAG`` (``tags``, ``catchup``, ``max_active_runs``, ...).
 
     Raises:
@@ -146,6 +150,7 @@ def compile_pipeline(
         check_gpu_pool=check_gpu_pool,
         gpu_claim_timeout_seconds=gpu_claim_timeout_seconds,
         max_tokens_per_run=max_tokens_per_run,
+        store_conn_id=store_conn_id,
     )
     if not dag_id.isascii():
         # Airflow 3.3's in-process task API (dag.test(), `airflow dags test`) fails to store an XCom

@@ -49,6 +49,9 @@ class CompileOptions:
         gpu_claim_timeout_seconds: how long a GPU step waits for free GPUs on its host.
         max_tokens_per_run: each run's token budget for its LLM steps together (input + output
             tokens), or None (see :mod:`~airflow_dististage.runtime.tokens`).
+        store_conn_id: the Airflow connection whose credentials and endpoint the tasks (and the
+            run view) use for ``store`` and ``output``, both object-storage URLs then; None: fsspec's
+            own configuration (environment, instance credentials).
     """
 
     dag_id: str
@@ -64,6 +67,7 @@ class CompileOptions:
     check_gpu_pool: str = "strict"
     gpu_claim_timeout_seconds: float = 600.0
     max_tokens_per_run: int | None = None
+    store_conn_id: str | None = None
 
     def __post_init__(self) -> None:
         check_dag_id(self.dag_id)
@@ -85,6 +89,8 @@ class CompileOptions:
                     " runs in its own process: its steps could never see each other's batches. Use a"
                     " folder all workers share or an object-storage URL."
                 )
+        if self.store_conn_id is not None:
+            check_store_connection(self.store_conn_id, {"store": self.store, "output": self.output})
         if self.gpu_pool_slots is not None and (
             not isinstance(self.gpu_pool_slots, int) or self.gpu_pool_slots < 0
         ):
@@ -104,22 +110,58 @@ class CompileOptions:
                 raise CompileError(f"{name} must be a positive number of seconds, got {value!r}.")
 
 
+def check_store_connection(conn_id: object, locations: dict[str, str]) -> None:
+    """Raises :class:`CompileError` unless ``conn_id`` can serve every URL of ``locations``.
+
+    A connection holds an object store's credentials: a local folder cannot use one, and a URL
+    scheme without an Airflow filesystem (its provider not installed) would fail only in the tasks.
+    """
+    if not isinstance(conn_id, str) or not conn_id:
+        raise CompileError(f"store_conn_id must be None or a non-empty string, got {conn_id!r}.")
+    from airflow.sdk.io import has_fs
+
+    for name, value in locations.items():
+        scheme = value.split("://", 1)[0].lower() if "://" in value else None
+        if scheme in (None, "file", "local"):
+            raise CompileError(
+                f"Compile option {name}={value!r} is a local folder, but store_conn_id={conn_id!r} names an"
+                " object-storage connection: give s3://, gs://, abfs://... URLs, or no store_conn_id"
+                " ([dististage] store_conn_id)."
+            )
+        if not has_fs(scheme):
+            raise CompileError(
+                f"Compile option {name}={value!r}: no installed Airflow provider serves {scheme}:// URLs"
+                f" through a connection (store_conn_id={conn_id!r}); install it, e.g."
+                " apache-airflow-providers-amazon[s3fs] for s3://, -google for gs://, -microsoft-azure for abfs://."
+            )
+
+
 def data_locations_doc(options: CompileOptions) -> str:
-    """The publish task's ``doc_json``: where the DAG's runs keep their batches and Distisets.
+    """The publish task's ``doc_json``: where the DAG's runs keep their batches and Distisets, and the
+    connection that opens them (its id only).
 
     Serialized with the DAG, so the api-server's run view finds a run's store
     (``<store>/<dag_id>/<run_id>/``) without importing the DAG file; see :func:`store_of_dag_doc`.
     """
-    return json.dumps({"store": options.store, "output": options.output})
+    return json.dumps({"store": options.store, "output": options.output, "store_conn_id": options.store_conn_id})
 
 
 def store_of_dag_doc(doc_json: str | None) -> str | None:
     """The store URL a :func:`data_locations_doc` names; None for any other document (or none)."""
+    return _doc_string(doc_json, "store")
+
+
+def store_conn_of_dag_doc(doc_json: str | None) -> str | None:
+    """The store connection id a :func:`data_locations_doc` names; None when it names none."""
+    return _doc_string(doc_json, "store_conn_id")
+
+
+def _doc_string(doc_json: str | None, key: str) -> str | None:
     try:
-        store = json.loads(doc_json or "").get("store")
+        value = json.loads(doc_json or "").get(key)
     except (ValueError, AttributeError):
         return None
-    return store if isinstance(store, str) and store else None
+    return value if isinstance(value, str) and value else None
 
 
 def check_dag_id(dag_id: object) -> None:
@@ -175,9 +217,11 @@ def resolve_options(
     store: str | None,
     output: str | None,
     gpu_pool: str | None,
+    store_conn_id: str | None = None,
     **rest: object,
 ) -> CompileOptions:
-    """Fills ``store``, ``output`` and ``gpu_pool`` from ``[dististage]`` when not given, then validates."""
+    """Fills ``store``, ``output``, ``gpu_pool`` and ``store_conn_id`` from ``[dististage]`` when not
+    given, then validates."""
     from airflow_dististage.provider.config import get_setting
 
     return CompileOptions(
@@ -185,5 +229,6 @@ def resolve_options(
         store=store or get_setting("store"),
         output=output or get_setting("output"),
         gpu_pool=gpu_pool or get_setting("gpu_pool"),
+        store_conn_id=store_conn_id or get_setting("store_conn_id") or None,
         **rest,  # type: ignore[arg-type]
     )

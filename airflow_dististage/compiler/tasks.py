@@ -48,13 +48,17 @@ class CompiledPipeline:
     step_params: dict[str, StepParam]
 
     def prepare_run(self, context: Any) -> BatchStore:
-        """Applies the DAG run's Params to the steps and returns the run's batch store."""
+        """Applies the DAG run's Params to the steps and returns the run's batch store, checked reachable
+        (a store that refuses fails the task naming its URL, before any step work starts)."""
         from airflow_dististage.runtime import BatchStore
 
         self.pipeline.set_runtime_parameters(runtime_values(self.step_params, context["params"]))
-        return BatchStore(
-            self.options.store, self.options.dag_id, context["run_id"], allow_pickle=self.pipeline.allow_pickle
+        store = BatchStore(
+            self.options.store, self.options.dag_id, context["run_id"],
+            allow_pickle=self.pipeline.allow_pickle, conn_id=self.options.store_conn_id,
         )
+        store.check_reachable()
+        return store
 
     def run_step(self, step_name: str, replica: int = 0) -> dict[str, Any] | None:
         """Runs one replica of one step; reschedules itself while its predecessors have not started
@@ -196,7 +200,13 @@ class CompiledPipeline:
 
     def publish_distiset(self, asset: Asset) -> dict[str, Any]:
         """Saves the run's Distiset (with the run's ``pipeline.yaml``) under ``<output>/<dag_id>/<run folder>/``
-        and records it on the Asset."""
+        and records it on the Asset.
+
+        With ``store_conn_id`` the Distiset is written to a local temporary folder first, then copied
+        up through the connection's filesystem (``datasets`` only takes fsspec options, not a filesystem).
+        """
+        import tempfile
+
         from airflow.sdk import get_current_context
 
         import fsspec
@@ -205,6 +215,7 @@ class CompiledPipeline:
         from airflow_dististage.pipeline.serialization import config_for_distiset
         from airflow_dististage.runtime import lineage_fingerprints
         from airflow_dististage.runtime.folders import safe_folder_name
+        from airflow_dististage.runtime.store import connection_filesystem
 
         context = get_current_context()
         store = self.prepare_run(context)
@@ -213,10 +224,20 @@ class CompiledPipeline:
         distiset = create_distiset(store, self.plan, fingerprints, self.pipeline.known_columns(), pipeline_config=config)
         folders = f"{safe_folder_name(self.options.dag_id)}/{safe_folder_name(context['run_id'])}"
         path = f"{self.options.output.rstrip('/')}/{folders}"
-        filesystem, folder = fsspec.core.url_to_fs(path)
+        conn_id = self.options.store_conn_id
+        if conn_id is None:
+            filesystem, folder = fsspec.core.url_to_fs(path)
+        else:
+            filesystem, folder = connection_filesystem(path, conn_id), path.split("://", 1)[1]
+        filesystem.invalidate_cache(folder)
         if filesystem.exists(folder):
             filesystem.rm(folder, recursive=True)  # a republished run (after a Clear) replaces its Distiset
-        distiset.save_to_disk(path)
+        if conn_id is None:
+            distiset.save_to_disk(path)
+        else:
+            with tempfile.TemporaryDirectory(prefix="dististage-distiset-") as local:
+                distiset.save_to_disk(local)
+                filesystem.put(f"{local}/", folder, recursive=True)
         rows = {name: sum(split.num_rows for split in dataset.values()) for name, dataset in distiset.items()}
         extra = {"path": path, "run_id": context["run_id"], "rows": rows}
         context["outlet_events"][asset].extra = extra

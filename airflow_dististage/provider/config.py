@@ -44,6 +44,17 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "dististage_gpu",
         "default": "dististage_gpu",
     },
+    "store_conn_id": {
+        "description": (
+            "The Airflow connection (its id) whose credentials and endpoint open store and output"
+            " when they are object-storage URLs (s3://, gs://, abfs://, ...), in the tasks and in the"
+            " run view. Unset by default: fsspec's own configuration (environment, instance roles)."
+        ),
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "dististage_s3",
+        "default": None,
+    },
     "gpus": {
         "description": (
             "The GPUs one load stage may use when a pipeline is compiled with load_groups=\"auto\""

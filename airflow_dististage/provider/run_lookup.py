@@ -32,6 +32,7 @@ class RunLocation:
     run_id: str
     state: str
     store: str
+    store_conn_id: str | None = None
 
     @property
     def live(self) -> bool:
@@ -56,21 +57,24 @@ def locate_run(dag_id: str, run_id: str, session: Session) -> RunLocation:
 
     from airflow.models.dagrun import DagRun
     from airflow_dististage.compiler.graph import PUBLISH_TASK_ID
-    from airflow_dististage.compiler.options import store_of_dag_doc
+    from airflow_dististage.compiler.options import store_conn_of_dag_doc, store_of_dag_doc
 
     dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dag_run is None:
         raise RunNotFoundError(f"DAG {dag_id!r} has no run {run_id!r}.")
     dag = _dag_bag().get_dag_for_run(dag_run, session=session)
     task = dag.task_dict.get(PUBLISH_TASK_ID) if dag is not None else None
-    store = store_of_dag_doc(getattr(task, "doc_json", None))
+    doc_json = getattr(task, "doc_json", None)
+    store = store_of_dag_doc(doc_json)
     if store is None:
         raise RunNotFoundError(
             f"DAG {dag_id!r} (the version run {run_id!r} ran) is not an airflow-dististage pipeline, or was"
             " compiled by a version without the run view: its run cannot be shown here."
         )
     state = getattr(dag_run.state, "value", dag_run.state)
-    return RunLocation(dag_id=dag_id, run_id=run_id, state=str(state), store=store)
+    return RunLocation(
+        dag_id=dag_id, run_id=run_id, state=str(state), store=store, store_conn_id=store_conn_of_dag_doc(doc_json)
+    )
 
 
 def task_tries(dag_id: str, run_id: str, session: Session) -> dict[str, dict[int, list[dict[str, Any]]]]:

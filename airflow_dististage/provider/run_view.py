@@ -70,7 +70,7 @@ def create_run_view_router() -> APIRouter:
             "updated_at": time.time(),
         }
         try:
-            store = _store(location)
+            store = run_store(location)
             manifest = read_run_manifest(store)
             if manifest is None:
                 answer["problem"] = "No step of this run has started yet: nothing in its store to show."
@@ -89,7 +89,7 @@ def create_run_view_router() -> APIRouter:
         offset: int = Query(0, ge=0),
         limit: int = Query(10, ge=1, le=MAX_PAGE_ROWS),
     ) -> dict[str, Any]:
-        store = _store(_located(dag_id, run_id, session))
+        store = run_store(_located(dag_id, run_id, session))
         try:
             manifest = read_run_manifest(store)
             if manifest is None or step not in manifest.plan.steps:
@@ -112,9 +112,10 @@ def _located(dag_id: str, run_id: str, session: Any) -> RunLocation:
         raise HTTPException(status_code=404, detail=str(error)) from None
 
 
-def _store(location: RunLocation) -> BatchStore:
-    """The run's store, read-only in effect: this view never writes, and never unpickles."""
-    return BatchStore(location.store, location.dag_id, location.run_id)
+def run_store(location: RunLocation) -> BatchStore:
+    """The run's store, opened with the DAG's store connection if it has one; read-only in effect:
+    this view never writes, and never unpickles."""
+    return BatchStore(location.store, location.dag_id, location.run_id, conn_id=location.store_conn_id)
 
 
 def redacted(text: str) -> str:

@@ -18,6 +18,10 @@ the folder; object stores get one ``put`` per object, which they apply atomicall
 filesystem gets write-to-temp then move (where such a filesystem cannot rename onto a file, a
 rewritten marker is briefly absent, which readers take for "not yet"). Readers therefore never see
 a partial part or marker.
+
+An object store may take its credentials and endpoint from an Airflow connection (``conn_id``): the
+filesystem is then the provider's (``ObjectStoragePath(url, conn_id=...).fs``), resolved on first use
+in the process that uses it, so a pickled store carries the connection's id, never its secrets.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class BatchStore:
         storage_options: passed to the fsspec filesystem (credentials, endpoint, ...).
         allow_pickle: parts may hold pickled values (``Pipeline(allow_pickle=True)``); otherwise
             writing a value Arrow cannot hold fails, and reading a pickled part is refused.
+        conn_id: an Airflow connection giving the object store's credentials and endpoint (instead
+            of ``storage_options``); ``url`` must then be an object-storage URL.
     """
 
     def __init__(
@@ -87,31 +93,74 @@ class BatchStore:
         storage_options: dict[str, Any] | None = None,
         *,
         allow_pickle: bool = False,
+        conn_id: str | None = None,
     ) -> None:
         self.url = str(url)
         self.allow_pickle = allow_pickle
         self.pipeline_name = pipeline_name
         self.run_id = run_id
         self.storage_options = dict(storage_options or {})
-        self.fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
-        self._local = isinstance(self.fs, LocalFileSystem)
-        self._single_put = not self._local and bool(set(self.protocols) & ATOMIC_PUT_PROTOCOLS)
+        self.conn_id = conn_id
+        self._fs: fsspec.AbstractFileSystem | None = None
+        if conn_id is None:
+            self._fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            self._local = isinstance(self._fs, LocalFileSystem)
+            protocols = set(self.protocols)
+        else:
+            if self.storage_options:
+                raise ValueError(f"BatchStore({self.url!r}): give conn_id or storage_options, not both.")
+            scheme, separator, root = self.url.partition("://")
+            if not separator or scheme.lower() in ("file", "local"):
+                raise ValueError(
+                    f"BatchStore({self.url!r}, conn_id={conn_id!r}): a connection serves an object-storage"
+                    " URL (s3://, gs://, abfs://, ...), not a local folder."
+                )
+            self._local = False
+            protocols = {scheme.lower()}
+        self._single_put = not self._local and bool(protocols & ATOMIC_PUT_PROTOCOLS)
         root = os.path.abspath(root) if self._local else root.rstrip("/")
         self.run_path = f"{root}/{safe_folder_name(pipeline_name)}/{safe_folder_name(run_id)}"
 
     def __repr__(self) -> str:
-        return f"BatchStore(url={self.url!r}, pipeline_name={self.pipeline_name!r}, run_id={self.run_id!r})"
+        connection = "" if self.conn_id is None else f", conn_id={self.conn_id!r}"
+        return (
+            f"BatchStore(url={self.url!r}, pipeline_name={self.pipeline_name!r}, run_id={self.run_id!r}{connection})"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
-            functools.partial(BatchStore, allow_pickle=self.allow_pickle),
+            functools.partial(BatchStore, allow_pickle=self.allow_pickle, conn_id=self.conn_id),
             (self.url, self.pipeline_name, self.run_id, self.storage_options),
         )
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """The store's filesystem; with a connection, the provider's, resolved on first use.
+
+        Raises:
+            StoreUnreachableError: the connection is not defined or its filesystem cannot be built.
+        """
+        if self._fs is None:
+            self._fs = connection_filesystem(self.url, self.conn_id)
+        return self._fs
 
     @property
     def protocols(self) -> tuple[str, ...]:
         """The fsspec protocol names of the store's filesystem."""
         return self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+
+    def check_reachable(self) -> None:
+        """Lists the run's folder once, so a store that cannot be reached fails with a clear message.
+
+        Raises:
+            StoreUnreachableError: naming the store's URL and connection id (never a secret).
+        """
+        try:
+            self.list_names(self.run_path)
+        except StoreUnreachableError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any filesystem's error: reported, then re-raised
+            raise StoreUnreachableError(self.url, self.conn_id, error) from None
 
     def step(self, name: str, lineage: str) -> StepData:
         """The files of step ``name`` whose lineage fingerprint is ``lineage``."""
@@ -170,6 +219,34 @@ class BatchStore:
         except FileNotFoundError:
             return []
         return [name.rstrip("/").rsplit("/", 1)[-1] for name in names]
+
+
+class StoreUnreachableError(OSError):
+    """The store's filesystem refused or could not be reached; the message names its URL and
+    connection id, and the error's type and text (a filesystem's own message, no credentials)."""
+
+    def __init__(self, url: str, conn_id: str | None, error: BaseException) -> None:
+        connection = "" if conn_id is None else f" through Airflow connection {conn_id!r}"
+        super().__init__(
+            f"Cannot reach the store {url!r}{connection}: {type(error).__name__}: {error}. Check that the"
+            " endpoint is up and that the connection's credentials may list and write under that URL."
+        )
+
+
+def connection_filesystem(url: str, conn_id: str | None) -> fsspec.AbstractFileSystem:
+    """The filesystem Airflow's providers build for ``url`` with connection ``conn_id``.
+
+    Raises:
+        StoreUnreachableError: the connection is not defined (the providers would silently fall back
+            to anonymous access) or its filesystem cannot be built.
+    """
+    from airflow.sdk import BaseHook, ObjectStoragePath
+
+    try:
+        BaseHook.get_connection(conn_id)
+        return ObjectStoragePath(url, conn_id=conn_id).fs
+    except Exception as error:  # noqa: BLE001 - a missing connection or provider, named in the message
+        raise StoreUnreachableError(url, conn_id, error) from None
 
 
 class StepData:

@@ -112,7 +112,6 @@ def test_load_groups_split_stages(compile_options):
         ({"dag_id": "bad id"}, CompileError, "Invalid dag_id 'bad id'"),
         ({"dag_id": "x", "load_groups": [["nope"]]}, LoadGroupsError, "'nope', which is not in the pipeline"),
         ({"dag_id": "x", "gpu_pool_slots": 1}, CompileError, "Step 'second' needs 2 GPU(s) per replica"),
-        ({"dag_id": "x", "kubernetes_gpu": True}, CompileError, "apache-airflow-providers-cncf-kubernetes"),
         ({"dag_id": "x", "params": {"cpu__suffix": 1}}, CompileError, "clashes with the runtime parameter"),
         ({"dag_id": "x", "params": {"cpu__sufix": 1}}, CompileError, "Did you mean 'cpu__suffix'?"),
         ({"dag_id": "x", "reschedule_seconds": 0}, CompileError, "reschedule_seconds must be a positive"),

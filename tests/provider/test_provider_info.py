@@ -39,11 +39,12 @@ def test_entry_point_returns_this_provider_for_this_distribution() -> None:
 
 def test_config_section_documents_every_option() -> None:
     options = get_provider_info()["config"]["dististage"]["options"]
-    assert sorted(options) == ["gpu_pool", "gpus", "output", "store"]
+    assert sorted(options) == ["gpu_pool", "gpus", "output", "store", "store_conn_id"]
     for name, option in options.items():
         assert {"description", "type", "default", "example", "version_added"} <= set(option), name
     assert options["gpu_pool"]["default"] == "dististage_gpu"
     assert options["gpus"]["default"] is None and options["gpus"]["type"] == "integer"
+    assert options["store_conn_id"]["default"] is None
 
 
 def test_setting_defaults_follow_airflow_home_and_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,10 +53,10 @@ def test_setting_defaults_follow_airflow_home_and_env_overrides(monkeypatch: pyt
     assert get_setting("output") == f"{home}/dististage/output"
     monkeypatch.setenv("AIRFLOW__DISTISTAGE__GPU_POOL", "a100s")
     assert get_setting("gpu_pool") == "a100s"
-    assert get_setting("gpus") is None
+    assert get_setting("gpus") is None and get_setting("store_conn_id") is None
     monkeypatch.setenv("AIRFLOW__DISTISTAGE__GPUS", "4")
     assert get_setting("gpus") == "4"
-    with pytest.raises(KeyError, match="'slots'.*options: \\['gpu_pool', 'gpus', 'output', 'store'\\]"):
+    with pytest.raises(KeyError, match="'slots'.*options: \\['gpu_pool', 'gpus', 'output', 'store', 'store_conn_id'\\]"):
         get_setting("slots")
 
 
