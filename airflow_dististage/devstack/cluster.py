@@ -220,15 +220,9 @@ class AirflowCluster(AirflowDevStack):
                     found.append(int(entry.name))
         return found
 
-    def connection_env(self, conn_id: str) -> dict[str, str]:
-        """``AIRFLOW_CONN_<ID>``: an ``aws`` connection to this cluster's S3 server, as JSON."""
-        import json
-
-        from airflow_dististage.devstack.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY
-
-        extra = {"endpoint_url": self.s3.endpoint, "region_name": S3_REGION}
-        value = {"conn_type": "aws", "login": S3_ACCESS_KEY, "password": S3_SECRET_KEY, "extra": extra}
-        return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value)}
+    def add_s3_connection(self, conn_id: str) -> None:
+        """Creates Airflow connection ``conn_id`` (type ``aws``) to this cluster's S3 server in the metadata DB."""
+        self.run_cli("connections", "add", conn_id, "--conn-json", self.s3.connection_json())
 
 
 def descendants(pid: int) -> list[int]:

@@ -87,6 +87,17 @@ def missing_binaries() -> list[str]:
     return missing
 
 
+def s3_connection_json(endpoint: str, max_attempts: int | None = None) -> str:
+    """An Airflow ``aws`` connection to an S3 server at ``endpoint`` with the test credentials, in
+    ``--conn-json`` / ``AIRFLOW_CONN_*`` form; ``max_attempts`` bounds botocore's attempts per request."""
+    import json
+
+    extra: dict[str, object] = {"endpoint_url": endpoint, "region_name": S3_REGION}
+    if max_attempts is not None:
+        extra["config_kwargs"] = {"retries": {"max_attempts": max_attempts}}
+    return json.dumps({"conn_type": "aws", "login": S3_ACCESS_KEY, "password": S3_SECRET_KEY, "extra": extra})
+
+
 class Service:
     """One server process in its own process group, with its log in ``folder``."""
 
@@ -256,6 +267,10 @@ class S3Server(Service):
         """fsspec/s3fs options for this server (for the test process itself, not for Airflow's tasks)."""
         return {"key": S3_ACCESS_KEY, "secret": S3_SECRET_KEY, "client_kwargs": {"endpoint_url": self.endpoint,
                                                                                    "region_name": S3_REGION}}
+
+    def connection_json(self) -> str:
+        """An Airflow ``aws`` connection to this server, in ``--conn-json`` form."""
+        return s3_connection_json(self.endpoint)
 
     def start(self) -> None:
         """Starts the server and creates the bucket."""

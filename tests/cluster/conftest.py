@@ -5,9 +5,11 @@ Hosts and workers:
 - ``cpu-host``: worker ``default`` (queue ``default``), no GPUs.
 - ``gpu-host``: workers ``gpu-a`` and ``gpu-b`` (queue ``gpu``), ``DISTISTAGE_GPUS=0,1`` and one
   GPU lock folder for both.
-- ``far-host``: worker ``nostore`` (queue ``nostore``), whose store endpoint is a closed port.
+- ``far-host``: worker ``nostore`` (queue ``nostore``), whose store connection points at a closed port.
 
-The store and outputs are on the cluster's S3 server. When the binaries are missing the tests skip,
+The store and outputs are on the cluster's S3 server; Airflow's processes reach it only through the
+Airflow connection ``cluster_s3`` (in the metadata DB; ``[dististage] store_conn_id``), never through
+``AWS_*`` variables. When the binaries are missing the tests skip,
 saying what to install; with ``DISTISTAGE_REQUIRE_CLUSTER=1`` (CI) they fail instead.
 """
 
@@ -23,7 +25,7 @@ import pytest
 
 from airflow_dististage.devstack import free_port
 from airflow_dististage.devstack.cluster import AirflowCluster, CeleryWorker
-from airflow_dististage.devstack.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, missing_binaries
+from airflow_dististage.devstack.services import missing_binaries, s3_connection_json
 from airflow_dististage.distiset import Distiset
 from tests.cluster.dags import cluster_pipelines
 
@@ -31,31 +33,22 @@ DAGS = Path(__file__).parent / "dags"
 BUCKET = "dististage"
 STORE = f"s3://{BUCKET}/store"
 OUTPUT = f"s3://{BUCKET}/output"
+CONN_ID = "cluster_s3"
 GPU_POOL_SLOTS = 2
 RUN_TIMEOUT_S = 180.0
 REQUIRE_VARIABLE = "DISTISTAGE_REQUIRE_CLUSTER"
 PUBLISH_TASK = "publish_distiset"
 
 
-def _workers(closed_endpoint: str) -> list[CeleryWorker]:
+def _workers(unreachable_connection: str) -> list[CeleryWorker]:
     gpu_host = {"queues": ("gpu",), "host": "gpu-host", "gpus": "0,1", "concurrency": 2}
     return [
         CeleryWorker("default", concurrency=8),
         CeleryWorker("gpu-a", **gpu_host),
         CeleryWorker("gpu-b", **gpu_host),
         CeleryWorker("nostore", queues=("nostore",), host="far-host", concurrency=2,
-                     env={"AWS_ENDPOINT_URL": closed_endpoint}),
+                     env={f"AIRFLOW_CONN_{CONN_ID.upper()}": unreachable_connection}),
     ]
-
-
-def store_credentials(cluster: AirflowCluster) -> dict[str, str]:
-    """How Airflow's processes reach the S3 server."""
-    return {
-        "AWS_ENDPOINT_URL": cluster.s3.endpoint,
-        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
-        "AWS_DEFAULT_REGION": S3_REGION,
-    }
 
 
 @pytest.fixture(scope="package")
@@ -71,16 +64,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowCluster
     dags = root / "dags"
     dags.mkdir()
     shutil.copy(DAGS / "cluster_pipelines.py", dags)
-    closed_endpoint = f"http://127.0.0.1:{free_port()}"
-    stack = AirflowCluster(
-        root / "home",
-        dags,
-        workers=_workers(closed_endpoint),
-        gpus=GPU_POOL_SLOTS,
-        extra_env={"AIRFLOW__DISTISTAGE__STORE": STORE, "AIRFLOW__DISTISTAGE__OUTPUT": OUTPUT},
-    )
-    stack.env.update(store_credentials(stack))
+    settings = {
+        "AIRFLOW__DISTISTAGE__STORE": STORE,
+        "AIRFLOW__DISTISTAGE__OUTPUT": OUTPUT,
+        "AIRFLOW__DISTISTAGE__STORE_CONN_ID": CONN_ID,
+    }
+    unreachable = s3_connection_json(f"http://127.0.0.1:{free_port()}", max_attempts=1)
+    stack = AirflowCluster(root / "home", dags, workers=_workers(unreachable), gpus=GPU_POOL_SLOTS, extra_env=settings)
+    for name in [name for name in stack.env if name.startswith("AWS_")]:
+        del stack.env[name]  # credentials come from the connection only
     with stack:
+        stack.add_s3_connection(CONN_ID)
         stack.run_cli(
             "pools", "set", cluster_pipelines.SHARED_POOL, str(cluster_pipelines.SHARED_REPLICAS), "shared host"
         )
