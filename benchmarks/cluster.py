@@ -2,11 +2,12 @@
 
 One run of each, in this order: ``pipeline.run()`` with a local folder as its store, then one DAG run
 on the loopback cluster of ``airflow_dististage.devstack.cluster`` (PostgreSQL, Redis, moto's S3
-server, api-server, scheduler, dag-processor, one Celery worker). Prints both wall times and their
-ratio, the parts the cluster run wrote to the store per second, and per load stage: its wall time on
-the cluster (first task start to last task end, from the REST API), the slowest step's own time in
-each run (from the store's markers), and the cluster's overhead (cluster stage wall minus the local
-run's stage time), plus the wait between stages.
+server reached through an Airflow connection, api-server, scheduler, dag-processor, one Celery
+worker). Prints both wall times and their ratio, the parts the cluster run wrote to the store per
+second, and per load stage: its wall time on the cluster (first task start to last task end, from
+the REST API), the slowest step's own time in each run (from the store's markers), and the
+cluster's overhead (cluster stage wall minus the local run's stage time), plus the wait between
+stages.
 
     .venv/bin/python benchmarks/cluster.py [--rows 200000] [--keep-logs]
 """
@@ -27,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 STORE = "s3://dististage/store"
 OUTPUT = "s3://dististage/output"
+CONN_ID = "benchmark_s3"
 RUN_TIMEOUT_S = 1800.0
 
 
@@ -61,7 +63,6 @@ def run_local(rows: int) -> tuple[float, list[float], int]:
 def run_cluster(rows: int, keep_logs: bool) -> dict[str, Any]:
     """One DAG run on a fresh cluster: wall seconds, stage timings, parts written and rows published."""
     from airflow_dististage.devstack.cluster import AirflowCluster, CeleryWorker
-    from airflow_dististage.devstack.services import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY
     from airflow_dististage.distiset import Distiset
     from airflow_dististage.runtime.run_report import read_run_report
     from airflow_dististage.runtime.store import BatchStore
@@ -73,15 +74,12 @@ def run_cluster(rows: int, keep_logs: bool) -> dict[str, Any]:
     cluster = AirflowCluster(
         root / "home", dags, workers=[CeleryWorker("default", concurrency=6)],
         extra_env={"AIRFLOW__DISTISTAGE__STORE": STORE, "AIRFLOW__DISTISTAGE__OUTPUT": OUTPUT,
-                   "BENCHMARK_ROWS": str(rows)},
+                   "AIRFLOW__DISTISTAGE__STORE_CONN_ID": CONN_ID, "BENCHMARK_ROWS": str(rows)},
     )
-    cluster.env.update({
-        "AWS_ENDPOINT_URL": cluster.s3.endpoint, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY, "AWS_DEFAULT_REGION": S3_REGION,
-    })
     try:
         started = time.perf_counter()
         cluster.start()
+        cluster.add_s3_connection(CONN_ID)
         stack_seconds = time.perf_counter() - started
         api = cluster.api()
         began = time.perf_counter()
