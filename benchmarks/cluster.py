@@ -104,10 +104,13 @@ def run_cluster(rows: int, keep_logs: bool) -> dict[str, Any]:
     stages = []
     for stage in report.stages:
         names = [step.name for step in stage.steps]
-        stages.append({"steps": names, "start": min(tasks[n][0] for n in names), "end": max(tasks[n][1] for n in names)})
+        start, end = min(tasks[name][0] for name in names), max(tasks[name][1] for name in names)
+        stages.append({"steps": names, "start": start, "end": end})
     parts = sum(step.parts or 0 for stage in report.stages for step in stage.steps)
-    return {"seconds": seconds, "stack_seconds": stack_seconds, "stages": stages, "step_seconds": _stage_seconds(report),
-            "parts": parts, "rows": produced, "run_start": _time(run["start_date"]), "run_end": _time(run["end_date"])}
+    return {
+        "seconds": seconds, "stack_seconds": stack_seconds, "stages": stages, "step_seconds": _stage_seconds(report),
+        "parts": parts, "rows": produced, "run_start": _time(run["start_date"]), "run_end": _time(run["end_date"]),
+    }
 
 
 def main() -> None:
@@ -130,12 +133,14 @@ def main() -> None:
     run_seconds = cluster["run_end"] - cluster["run_start"]
     print(f"parts written to the store: {cluster['parts']} in {run_seconds:.1f} s of run"
           f" = {cluster['parts'] / run_seconds:.1f} parts/s")
-    print(f"{'stage':<8}{'steps':<28}{'cluster wall':>13}{'cluster step':>13}{'local step':>11}{'overhead':>10}{'wait before':>12}")
+    header = ("stage", "steps", "cluster wall", "cluster step", "local step", "overhead", "wait before")
+    print(f"{header[0]:<8}{header[1]:<28}{header[2]:>13}{header[3]:>13}{header[4]:>11}{header[5]:>10}{header[6]:>12}")
     previous_end = cluster["run_start"]
     for index, stage in enumerate(cluster["stages"]):
         wall = stage["end"] - stage["start"]
-        print(f"{index:<8}{','.join(stage['steps']):<28}{wall:>12.1f}s{cluster['step_seconds'][index]:>12.1f}s"
-              f"{local_stages[index]:>10.1f}s{wall - local_stages[index]:>9.1f}s{stage['start'] - previous_end:>11.1f}s")
+        steps, wait_before = ",".join(stage["steps"]), stage["start"] - previous_end
+        print(f"{index:<8}{steps:<28}{wall:>12.1f}s{cluster['step_seconds'][index]:>12.1f}s"
+              f"{local_stages[index]:>10.1f}s{wall - local_stages[index]:>9.1f}s{wait_before:>11.1f}s")
         previous_end = stage["end"]
     print(f"publish + finish after the last stage: {cluster['run_end'] - previous_end:.1f} s")
 

@@ -89,7 +89,9 @@ def s3(cluster: AirflowCluster) -> Any:
     return s3fs.S3FileSystem(**cluster.s3.storage_options())
 
 
-def run_and_wait(cluster: AirflowCluster, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_and_wait(
+    cluster: AirflowCluster, dag_id: str, run_id: str, conf: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Triggers a run and waits for it to finish; a timeout shows the cluster's logs."""
     api = cluster.api()
     api.trigger_run(dag_id, conf=conf, run_id=run_id)
