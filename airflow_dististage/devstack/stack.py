@@ -215,12 +215,14 @@ class AirflowDevStack:
             parts.append(f"--- {log.name} (last {LOG_TAIL_LINES} lines) ---\n{_tail(log.read_text(errors='replace'))}")
         return "\n".join(parts)
 
-    def _spawn(self, component: str) -> None:
-        log_file = open(self.log_dir / f"{component}.log", "ab")  # noqa: SIM115 - closed in stop()
+    def _spawn(self, component: str, *args: str, name: str | None = None, env: Mapping[str, str] | None = None) -> None:
+        """Starts ``airflow <component> <args>`` in its own process group, logging to ``<name>.log``."""
+        name = name or component
+        log_file = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._log_files.append(log_file)
-        self._processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component],
-            env=self.env,
+        self._processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", component, *args],
+            env={**self.env, **(env or {})},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
