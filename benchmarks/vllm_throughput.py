@@ -1,12 +1,15 @@
-"""GPU throughput: TextGeneration through our runtime vs a direct ``vllm.LLM.generate``.
+"""vLLM throughput: TextGeneration through our runtime vs a direct ``vllm.LLM.generate``.
 
 Both sides answer the same chats with the same model, engine settings and sampling, and every
 answer is exactly ``--max-new-tokens`` long (``ignore_eos``), so tokens/s compare like for like.
 Each side's time runs from engine start to the last token, load included: the direct side in a
 child process (so its GPU memory is gone before ours starts), ours as ``pipeline.run()``. The
-target is a ratio (ours / direct) of at least 0.9. Needs an NVIDIA GPU and vllm::
+target is a ratio (ours / direct) of at least 0.9. Needs vllm: on a GPU, or vLLM's CPU build, where
+the direct side takes the engine settings our ``vLLM`` takes there (in-process engine, 1 GiB KV
+cache unless ``--gpu-memory-utilization`` is given; see airflow_dististage/llms/vllm_cpu.py)::
 
     python benchmarks/vllm_throughput.py [--model PATH] [--prompts 1024] [--max-new-tokens 256]
+        [--batch-size 1024] [--enforce-eager]
 
 Without ``--model`` it builds the tiny random-weight test model (tests/llms/tiny_model.py).
 """
@@ -33,7 +36,10 @@ def chats(count: int) -> list[list[dict[str, str]]]:
 
 
 def engine_kwargs(args: argparse.Namespace) -> dict:
-    return {"max_model_len": args.max_model_len, "gpu_memory_utilization": args.gpu_memory_utilization}
+    kwargs = {"max_model_len": args.max_model_len, "enforce_eager": args.enforce_eager}
+    if args.gpu_memory_utilization is not None:
+        kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
+    return kwargs
 
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:
@@ -42,10 +48,18 @@ def sampling_kwargs(args: argparse.Namespace) -> dict:
 
 def measure_direct(args: argparse.Namespace) -> dict:
     """``vllm.LLM`` + one ``generate`` over all prompts; prints nothing, returns the figures."""
+    import contextlib
+
     from vllm import LLM, SamplingParams
 
+    from airflow_dististage.llms.vllm_cpu import cpu_engine_environment, cpu_engine_kwargs, on_cpu_platform
+
+    kwargs, environment = engine_kwargs(args), contextlib.nullcontext()
+    if on_cpu_platform():
+        kwargs, environment = cpu_engine_kwargs(kwargs), cpu_engine_environment(1)
     started = time.perf_counter()
-    llm = LLM(model=args.model, seed=0, **engine_kwargs(args))
+    with environment:
+        llm = LLM(model=args.model, seed=0, **kwargs)
     loaded = time.perf_counter()
     tokenizer = llm.get_tokenizer()
     prompts = [
@@ -94,7 +108,8 @@ def measure_ours(args: argparse.Namespace) -> dict:
 def run_direct_in_child(args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--direct-only", "--model", args.model, "--prompts", str(args.prompts),
                "--max-new-tokens", str(args.max_new_tokens), "--max-model-len", str(args.max_model_len),
-               "--gpu-memory-utilization", str(args.gpu_memory_utilization)]
+               *(["--gpu-memory-utilization", str(args.gpu_memory_utilization)] if args.gpu_memory_utilization else []),
+               *(["--enforce-eager"] if args.enforce_eager else [])]
     completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
     if completed.returncode != 0:
         raise SystemExit(f"direct vLLM run failed:\n{completed.stderr[-4000:]}")
@@ -108,7 +123,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=1024, help="TextGeneration input_batch_size")
     parser.add_argument("--max-model-len", type=int, default=512)
-    parser.add_argument("--gpu-memory-utilization", type=float, default=0.8)
+    parser.add_argument("--gpu-memory-utilization", type=float, help="vLLM's (on CPU: a share of the NUMA node's RAM)")
+    parser.add_argument("--enforce-eager", action="store_true", help="no compiled model (faster load)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first direct run")
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
