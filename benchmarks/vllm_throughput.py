@@ -50,6 +50,7 @@ def measure_direct(args: argparse.Namespace) -> dict:
     """``vllm.LLM`` + one ``generate`` over all prompts; prints nothing, returns the figures."""
     import contextlib
 
+    started = time.perf_counter()  # ours imports vllm in its step process: both sides count the import
     from vllm import LLM, SamplingParams
 
     from airflow_dististage.llms.vllm_cpu import cpu_engine_environment, cpu_engine_kwargs, on_cpu_platform
@@ -57,7 +58,6 @@ def measure_direct(args: argparse.Namespace) -> dict:
     kwargs, environment = engine_kwargs(args), contextlib.nullcontext()
     if on_cpu_platform():
         kwargs, environment = cpu_engine_kwargs(kwargs), cpu_engine_environment(1)
-    started = time.perf_counter()
     with environment:
         llm = LLM(model=args.model, seed=0, **kwargs)
     loaded = time.perf_counter()
@@ -75,21 +75,28 @@ def measure_direct(args: argparse.Namespace) -> dict:
     results = llm.generate(prompts, params, use_tqdm=False)
     finished = time.perf_counter()
     tokens = sum(len(completion.token_ids) for result in results for completion in result.outputs)
-    return {"seconds": finished - started, "load_seconds": loaded - started, "tokens": tokens}
+    return {"seconds": finished - started, "load_seconds": loaded - started, "tokens": tokens,
+            "generate_seconds": finished - loaded}
 
 
-def measure_ours(args: argparse.Namespace) -> dict:
-    """TextGeneration(vLLM) run by ``pipeline.run`` over the same prompts."""
-    from airflow_dististage.llms import vLLM
+def measure_ours(args: argparse.Namespace, server_url: str | None = None) -> dict:
+    """TextGeneration run by ``pipeline.run`` over the same prompts: with ``vLLM``, or with ``OpenAILLM``
+    on the vLLM server at ``server_url``."""
+    from airflow_dististage.llms import OpenAILLM, vLLM
     from airflow_dististage.pipeline import Pipeline
     from airflow_dististage.steps import StepResources
     from airflow_dististage.steps.tasks import TextGeneration
 
-    generation = {**sampling_kwargs(args), "extra_sampling_params": {"ignore_eos": True}}
+    if server_url is None:
+        generation = {**sampling_kwargs(args), "extra_sampling_params": {"ignore_eos": True}}
+        llm = vLLM(model=args.model, extra_kwargs=engine_kwargs(args), generation_kwargs=generation)
+    else:
+        generation = {**sampling_kwargs(args), "extra_body": {"ignore_eos": True}}
+        llm = OpenAILLM(model="tiny", base_url=server_url, max_concurrency=args.batch_size, generation_kwargs=generation)
     with Pipeline(name="vllm-throughput") as pipeline:
         TextGeneration(
-            llm=vLLM(model=args.model, extra_kwargs=engine_kwargs(args), generation_kwargs=generation),
-            resources=StepResources(gpus=1),
+            llm=llm,
+            resources=StepResources(gpus=1 if server_url is None else None),
             input_batch_size=args.batch_size,
             add_raw_input=False,
         )
@@ -100,7 +107,7 @@ def measure_ours(args: argparse.Namespace) -> dict:
             dataset=rows, dataset_batch_size=args.batch_size, use_cache=False, storage_parameters={"path": store}
         )
         seconds = time.perf_counter() - started
-        out = distiset["text_generation_0"]["train"]["distilabel_metadata"]
+        out = distiset["default"]["train"]["distilabel_metadata"]  # the only leaf step
     tokens = sum(meta["statistics_text_generation_0"]["output_tokens"] for meta in out)
     return {"seconds": seconds, "tokens": tokens}
 
@@ -125,6 +132,7 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=512)
     parser.add_argument("--gpu-memory-utilization", type=float, help="vLLM's (on CPU: a share of the NUMA node's RAM)")
     parser.add_argument("--enforce-eager", action="store_true", help="no compiled model (faster load)")
+    parser.add_argument("--server", action="store_true", help="also: vllm serve + OpenAILLM vs the direct engine")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first direct run")
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,6 +156,28 @@ def main() -> None:
           f" (load {direct['load_seconds']:.1f} s) = {direct_rate:,.0f} tokens/s")
     print(f"TextGeneration (runtime) : {ours['tokens']} tokens in {ours['seconds']:.1f} s = {ours_rate:,.0f} tokens/s")
     print(f"ratio ours/direct        : {ours_rate / direct_rate:.3f} (target >= 0.9)")
+    if args.server:
+        measure_server(args, direct)
+
+
+def measure_server(args: argparse.Namespace, direct: dict) -> None:
+    """``vllm serve`` + OpenAILLM through ``pipeline.run`` (server started before the clock) vs the
+    direct engine's generate call alone."""
+    from tests.llms.vllm_cpu.server import vllm_server
+
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        with vllm_server(args.model, Path(folder) / "server.log", max_model_len=args.max_model_len,
+                         enforce_eager=args.enforce_eager) as url:
+            startup = time.perf_counter() - started
+            served = measure_ours(args, server_url=url)
+    direct_rate = direct["tokens"] / direct["generate_seconds"]
+    served_rate = served["tokens"] / served["seconds"]
+    print(f"direct generate() alone  : {direct['tokens']} tokens in {direct['generate_seconds']:.1f} s"
+          f" = {direct_rate:,.0f} tokens/s")
+    print(f"vllm serve + OpenAILLM   : {served['tokens']} tokens in {served['seconds']:.1f} s"
+          f" (server start {startup:.1f} s, not counted) = {served_rate:,.0f} tokens/s")
+    print(f"ratio served/direct      : {served_rate / direct_rate:.3f}")
 
 
 if __name__ == "__main__":

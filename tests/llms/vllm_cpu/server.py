@@ -27,7 +27,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def vllm_server(model: Path, log: Path, startup_seconds: float = 240.0) -> Iterator[str]:
+def vllm_server(
+    model: Path | str, log: Path, startup_seconds: float = 240.0, max_model_len: int = 256, enforce_eager: bool = True
+) -> Iterator[str]:
     """Serves ``model`` as ``tiny`` with vLLM's CLI; yields the API root (``http://127.0.0.1:PORT/v1``).
 
     The server runs in its own process group, which is stopped (SIGTERM, then SIGKILL) on exit.
@@ -38,7 +40,8 @@ def vllm_server(model: Path, log: Path, startup_seconds: float = 240.0) -> Itera
     port = _free_port()
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-        "--served-model-name", SERVED_NAME, "--max-model-len", "256", "--enforce-eager", "--seed", "0",
+        "--served-model-name", SERVED_NAME, "--max-model-len", str(max_model_len), "--seed", "0",
+        *(["--enforce-eager"] if enforce_eager else []),
     ]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}  # GiB; the CPU default reserves most of the RAM
     with log.open("wb") as output:
