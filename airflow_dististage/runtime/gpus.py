@@ -66,9 +66,11 @@ def host_gpus() -> list[GpuId]:
 
 def gpus_to_claim(step: Any, declared: int) -> int:
     """The GPUs one replica of ``step`` claims in this step process: ``declared``, or none (after one
-    warning) when the step's LLM runs on the CPU here whatever it declares (vLLM's CPU build)."""
+    warning) on a host without GPUs where the step's LLM runs on the CPU whatever it declares (vLLM's
+    CPU build). A host with GPUs is never asked: the LLM's library must not load before the claim
+    sets ``CUDA_VISIBLE_DEVICES``."""
     llm = getattr(step, "llm", None)
-    if not declared or llm is None or not llm.runs_on_cpu():
+    if not declared or llm is None or host_gpus() or not llm.runs_on_cpu():
         return declared
     logger.warning(
         "Step %r declares %d GPU(s) per replica, but its %s runs on the CPU here: it claims none.",
