@@ -92,7 +92,9 @@ def measure_ours(args: argparse.Namespace, server_url: str | None = None) -> dic
         llm = vLLM(model=args.model, extra_kwargs=engine_kwargs(args), generation_kwargs=generation)
     else:
         generation = {**sampling_kwargs(args), "extra_body": {"ignore_eos": True}}
-        llm = OpenAILLM(model="tiny", base_url=server_url, max_concurrency=args.batch_size, generation_kwargs=generation)
+        llm = OpenAILLM(
+            model="tiny", base_url=server_url, max_concurrency=args.batch_size, generation_kwargs=generation
+        )
     with Pipeline(name="vllm-throughput") as pipeline:
         TextGeneration(
             llm=llm,

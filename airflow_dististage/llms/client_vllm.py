@@ -53,7 +53,8 @@ class ClientvLLM(OpenAILLM):  # noqa: N801 - distilabel's name
             from transformers import AutoTokenizer
         except ImportError as error:
             raise ImportError(
-                "ClientvLLM renders chats with a Hugging Face tokenizer: pip install 'airflow-dististage[transformers]'."
+                "ClientvLLM renders chats with a Hugging Face tokenizer:"
+                " pip install 'airflow-dististage[transformers]'."
             ) from error
         self._tokenizer = AutoTokenizer.from_pretrained(
             self.tokenizer or self._served_model, revision=self.tokenizer_revision

@@ -42,7 +42,9 @@ def test_openai_and_client_vllm_against_vllm_serve(server: str, tiny_model_dir: 
     with Pipeline(name="vllm-serve") as pipeline:
         LoadDataFromDicts(data=[{"instruction": text} for text in INSTRUCTIONS]) >> [
             TextGeneration(name="chat", llm=OpenAILLM(model=SERVED_NAME, base_url=server, generation_kwargs=greedy)),
-            TextGeneration(name="client", llm=ClientvLLM(base_url=server, tokenizer=str(tiny_model_dir), generation_kwargs=greedy)),
+            TextGeneration(
+                name="client", llm=ClientvLLM(base_url=server, tokenizer=str(tiny_model_dir), generation_kwargs=greedy)
+            ),
             TextGeneration(
                 name="digits",
                 llm=ClientvLLM(

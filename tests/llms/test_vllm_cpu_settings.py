@@ -16,7 +16,8 @@ from airflow_dististage.llms.vllm_cpu import (
 
 def test_the_kv_cache_defaults_only_when_the_user_chose_no_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    assert cpu_engine_kwargs({"max_model_len": 8}) == {"max_model_len": 8, "kv_cache_memory_bytes": DEFAULT_KV_CACHE_BYTES}
+    defaulted = {"max_model_len": 8, "kv_cache_memory_bytes": DEFAULT_KV_CACHE_BYTES}
+    assert cpu_engine_kwargs({"max_model_len": 8}) == defaulted
     assert cpu_engine_kwargs({"gpu_memory_utilization": 0.3}) == {"gpu_memory_utilization": 0.3}
     assert cpu_engine_kwargs({"kv_cache_memory_bytes": 5}) == {"kv_cache_memory_bytes": 5}
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")

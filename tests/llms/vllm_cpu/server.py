@@ -39,7 +39,8 @@ def vllm_server(
     """
     port = _free_port()
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+        "--host", "127.0.0.1", "--port", str(port),
         "--served-model-name", SERVED_NAME, "--max-model-len", str(max_model_len), "--seed", "0",
         *(["--enforce-eager"] if enforce_eager else []),
     ]
