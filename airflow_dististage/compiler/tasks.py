@@ -160,9 +160,9 @@ class CompiledPipeline:
     @contextlib.contextmanager
     def _gpus_of(self, execution: StepExecution) -> Iterator[None]:
         """Holds the GPUs one replica of a step needs on this host (``CUDA_VISIBLE_DEVICES`` set)."""
-        from airflow_dististage.runtime.gpus import claim_gpus
+        from airflow_dististage.runtime.gpus import claim_gpus, gpus_to_claim
 
-        gpus = execution.step_plan.gpus_per_replica
+        gpus = gpus_to_claim(execution.step, execution.step_plan.gpus_per_replica)
         with claim_gpus(gpus, timeout=self.options.gpu_claim_timeout_seconds) as devices:
             if gpus:
                 log.info("Step %s replica %d holds GPU(s) %s.", execution.step_name, execution.replica, devices)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from airflow_dististage.llms.async_llm import AsyncLLM
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, LLMStatistics
+from airflow_dististage.llms.client_vllm import ClientvLLM
 from airflow_dististage.llms.inference_endpoints import InferenceEndpointsLLM
 from airflow_dististage.llms.openai import OpenAILLM
 from airflow_dististage.llms.secret import Secret
@@ -17,6 +18,7 @@ __all__ = [
     "LLM",
     "AsyncLLM",
     "ChatType",
+    "ClientvLLM",
     "GenerateOutput",
     "InferenceEndpointsLLM",
     "LLMStatistics",

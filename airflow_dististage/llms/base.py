@@ -140,6 +140,11 @@ class LLM(Declarative):
         """
         return gpus
 
+    def runs_on_cpu(self) -> bool:
+        """Whether this LLM's library runs on the CPU in this process whatever GPUs the step declares,
+        so that the step process claims none. Asked in the step process only: it may import the library."""
+        return False
+
     # -- runtime parameters --------------------------------------------------------------
     @classmethod
     def generation_method(cls) -> Any:

@@ -187,8 +187,11 @@ class OpenAILLM(StructuredOutputMixin, RemoteLLM):
 
 def _completed(response: Any) -> GenerateOutput:
     choices = sorted(response.choices, key=lambda choice: choice.index)
-    generations = [choice.message.content for choice in choices]
-    usage = getattr(response, "usage", None)
+    return completed_output([choice.message.content for choice in choices], getattr(response, "usage", None))
+
+
+def completed_output(generations: List[Optional[str]], usage: Any) -> GenerateOutput:
+    """The output of one OpenAI-style response: its generations and the token counts of its ``usage``."""
     count = len(generations)
     if usage is None or not count:
         input_tokens: list[int | None] = [None] * count

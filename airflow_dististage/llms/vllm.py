@@ -8,12 +8,14 @@ rename); which one is decided when the engine loads.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, List, Optional
 
 from airflow_dististage.llms.base import LLM, ChatType, GenerateOutput, release_gpu_memory
 from airflow_dististage.llms.chat import render_chat
 from airflow_dististage.llms.merged_calls import MergedCallsMixin
 from airflow_dististage.llms.structured_output import StructuredOutputMixin
+from airflow_dististage.llms.vllm_cpu import cpu_engine_environment, cpu_engine_kwargs, on_cpu_platform
 from airflow_dististage.mixins.runtime_parameters import Field, RuntimeParameter
 
 _TENSOR_PARALLEL = "tensor_parallel_size"
@@ -105,9 +107,14 @@ class vLLM(MergedCallsMixin, StructuredOutputMixin, LLM):  # noqa: N801 - distil
             )
         return gpus
 
+    def runs_on_cpu(self) -> bool:
+        """Whether the installed vLLM is its CPU build: the step's GPUs are then not claimed."""
+        return on_cpu_platform()
+
     # -- life cycle ----------------------------------------------------------------------
     def load(self) -> None:
-        """Starts the vLLM engine on the GPUs this process may see."""
+        """Starts the vLLM engine on the GPUs this process may see, or in this process on vLLM's CPU
+        platform (see :mod:`airflow_dististage.llms.vllm_cpu` for the defaults it takes there)."""
         try:
             from vllm import LLM as VllmEngine
         except ImportError as error:
@@ -118,16 +125,23 @@ class vLLM(MergedCallsMixin, StructuredOutputMixin, LLM):  # noqa: N801 - distil
             from vllm import sampling_params
 
             guided_decoding_kwargs(self.structured_output, sampling_params)  # fails before the GPU is taken
-        self._engine = VllmEngine(
-            model=self.model,
-            dtype=self.dtype,
-            trust_remote_code=self.trust_remote_code,
-            quantization=self.quantization,
-            revision=self.revision,
-            tokenizer=self.tokenizer,
-            seed=self.seed,
-            **self.extra_kwargs,
-        )
+        engine_kwargs = dict(self.extra_kwargs)
+        environment: Any = contextlib.nullcontext()
+        if on_cpu_platform():
+            engine_kwargs = cpu_engine_kwargs(engine_kwargs)
+            workers = engine_kwargs.get(_TENSOR_PARALLEL, 1) * engine_kwargs.get(_PIPELINE_PARALLEL, 1)
+            environment = cpu_engine_environment(workers)
+        with environment:
+            self._engine = VllmEngine(
+                model=self.model,
+                dtype=self.dtype,
+                trust_remote_code=self.trust_remote_code,
+                quantization=self.quantization,
+                revision=self.revision,
+                tokenizer=self.tokenizer,
+                seed=self.seed,
+                **engine_kwargs,
+            )
         self._tokenizer = self._engine.get_tokenizer()
 
     def unload(self) -> None:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from airflow_dististage.llms import LLM, AsyncLLM, InferenceEndpointsLLM, OpenAILLM, TransformersLLM, vLLM
+from airflow_dististage.llms import (
+    LLM,
+    AsyncLLM,
+    ClientvLLM,
+    InferenceEndpointsLLM,
+    OpenAILLM,
+    TransformersLLM,
+    vLLM,
+)
 
-__all__ = ["LLM", "AsyncLLM", "InferenceEndpointsLLM", "OpenAILLM", "TransformersLLM", "vLLM"]
+__all__ = ["LLM", "AsyncLLM", "ClientvLLM", "InferenceEndpointsLLM", "OpenAILLM", "TransformersLLM", "vLLM"]

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from airflow_dististage.runtime.private_files import open_lock_file, open_private_folder
 
@@ -61,6 +62,21 @@ def host_gpus() -> list[GpuId]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [index for index, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+def gpus_to_claim(step: Any, declared: int) -> int:
+    """The GPUs one replica of ``step`` claims in this step process: ``declared``, or none (after one
+    warning) on a host without GPUs where the step's LLM runs on the CPU whatever it declares (vLLM's
+    CPU build). A host with GPUs is never asked: the LLM's library must not load before the claim
+    sets ``CUDA_VISIBLE_DEVICES``."""
+    llm = getattr(step, "llm", None)
+    if not declared or llm is None or host_gpus() or not llm.runs_on_cpu():
+        return declared
+    logger.warning(
+        "Step %r declares %d GPU(s) per replica, but its %s runs on the CPU here: it claims none.",
+        step.name, declared, type(llm).__name__,
+    )
+    return 0
 
 
 _LABEL = "GPU lock"

@@ -29,7 +29,7 @@ from airflow_dististage.runtime.backoff import Backoff
 from airflow_dististage.runtime.dataset import attach_dataset
 from airflow_dististage.runtime.encoding import preload_converters
 from airflow_dististage.runtime.executor import StepExecution, lineage_fingerprints
-from airflow_dististage.runtime.gpus import claim_gpus, host_gpus
+from airflow_dististage.runtime.gpus import claim_gpus, gpus_to_claim, host_gpus
 from airflow_dististage.runtime.locks import hold_step_locks
 from airflow_dististage.runtime.manifest import write_run_manifest
 from airflow_dististage.runtime.progress import LiveDisplay
@@ -395,7 +395,7 @@ def _child_main(execution: StepExecution, gpus: int) -> None:
         backoff = Backoff(execution.poll_interval, _MAX_WAIT)
         while not execution.predecessors_started():
             backoff.sleep()
-        with claim_gpus(gpus, timeout=math.inf) as devices:
+        with claim_gpus(gpus_to_claim(execution.step, gpus), timeout=math.inf) as devices:
             execution.held_gpus = devices
             execution.run()
     except BaseException as error:
