@@ -15,6 +15,12 @@ Asked only inside the step process, when the engine loads (importing ``vllm`` im
   many contiguous groups (``"0-3|4-7"``). Those workers are processes vLLM spawns, so such a script
   needs the ``__main__`` guard.
 
+- While the engine starts, vLLM's CPU platform scans the globals of every loaded module for Triton
+  kernels to replace, and fails on a global whose attribute lookup raises something other than
+  ``AttributeError`` (Flask's context proxies outside an app context: Airflow's in-process API of
+  ``dag.test()`` or a Flask-based provider imports Flask). Such modules are left out of
+  ``sys.modules`` while the engine starts, then put back.
+
 Each variable the user set keeps its value; ours are set only while the engine starts.
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -85,8 +92,26 @@ def cpu_engine_environment(workers: int) -> Iterator[None]:
     if added:
         logger.info("vLLM runs on its CPU platform: starting the engine with %s", added)
     os.environ.update(added)
+    hidden = _modules_refusing_attribute_scans()
+    for name in hidden:
+        del sys.modules[name]
     try:
         yield
     finally:
         for name in added:
             os.environ.pop(name, None)
+        sys.modules.update(hidden)
+
+
+def _modules_refusing_attribute_scans() -> dict[str, Any]:
+    """The loaded modules holding a global on which ``hasattr(value, "__dict__")`` raises."""
+    refusing = {}
+    for name, module in list(sys.modules.items()):
+        namespace = getattr(module, "__dict__", None) or {}
+        for value in list(namespace.values()):
+            try:
+                hasattr(value, "__dict__")
+            except Exception:  # noqa: BLE001 - exactly what breaks vLLM's scan
+                refusing[name] = module
+                break
+    return refusing

@@ -34,6 +34,7 @@ def report(vllm_cpu: None, tiny_model_dir: Path) -> dict[str, Any]:
 
 def test_loads_on_the_cpu_platform_with_a_bounded_kv_cache(report: dict[str, Any]) -> None:
     assert report["runs_on_cpu"] is True
+    assert report["proxies_module_kept"], "a module vLLM's kernel scan cannot read is back after the load"
     assert report["engine_kwargs"]["kv_cache_memory_bytes"] == DEFAULT_KV_CACHE_BYTES
     assert report["rss_loaded"] - report["rss_imported"] > 0.8 * KV_CACHE_MIB, "the KV cache is held"
 
