@@ -1,4 +1,5 @@
-"""``vLLM``: an in-process ``vllm.LLM`` engine, one ``generate`` call per batch.
+"""``vLLM``: an in-process ``vllm.LLM`` engine; the prompts of several input batches meet in one
+``generate`` call (``prompts_per_call``, see :mod:`airflow_dististage.llms.merged_calls`).
 
 With ``structured_output`` vLLM's guided decoding constrains every generation: the JSON schema (or
 regex) goes into ``SamplingParams`` as ``structured_outputs=StructuredOutputsParams(...)`` on vLLM
