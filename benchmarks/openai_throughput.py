@@ -115,12 +115,12 @@ def main() -> None:
         return
 
     sys.path.insert(0, REPO_ROOT)
-    from tests.llms.openai_server import FakeOpenAIServer
+    from latency_server import LatencyServer
 
     peer = distilabel_python(args.distilabel_python)
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; {args.rows} rows; server latency"
           f" {args.latency * 1000:.0f} ms")
-    with FakeOpenAIServer(delay=args.latency) as server:
+    with LatencyServer(delay=args.latency) as server:
         ours = _measure(server, sys.executable, "ours", args.rows)
         theirs = _measure(server, peer, "distilabel", args.rows) if peer else None
     if peer is None:

@@ -31,6 +31,27 @@ def echo_answer(messages: list[dict[str, str]], n: int, max_tokens: int) -> list
     return [f"echo {index}: {messages[-1]['content']}" for index in range(n)]
 
 
+def chat_completion(body: dict[str, Any], texts: list[str], number: int) -> dict[str, Any]:
+    """The ``/chat/completions`` answer to request ``body`` with one choice per text (usage in words)."""
+    prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+    completion_tokens = sum(len(text.split()) for text in texts)
+    return {
+        "id": f"chatcmpl-{number}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body["model"],
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            for i, text in enumerate(texts)
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 class FakeOpenAIServer:
     """Serves ``POST /v1/chat/completions`` on 127.0.0.1 (a context manager)."""
 
@@ -121,26 +142,7 @@ class FakeOpenAIServer:
                 time.sleep(value if action == "sleep" else server.delay)
                 n = body.get("n", 1)
                 texts = server.answer(body["messages"], n, body.get("max_tokens", 16))
-                prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
-                completion_tokens = sum(len(text.split()) for text in texts)
-                self._send(
-                    200,
-                    {
-                        "id": f"chatcmpl-{len(server.requests)}",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                            for i, text in enumerate(texts)
-                        ],
-                        "usage": {
-                            "prompt_tokens": prompt_tokens,
-                            "completion_tokens": completion_tokens,
-                            "total_tokens": prompt_tokens + completion_tokens,
-                        },
-                    },
-                )
+                self._send(200, chat_completion(body, texts, len(server.requests)))
 
             def _generate(self, body: dict[str, Any]) -> None:
                 messages = [{"role": "user", "content": body["inputs"]}]
