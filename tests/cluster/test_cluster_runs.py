@@ -26,6 +26,7 @@ GPU_POOL = "dististage_gpu"
 WHERE_COLUMNS = ("gpu_where",)
 MID_STREAM_PARTS = 2
 MID_STREAM_TIMEOUT_S = 90.0
+SHARED_HOST_ATTEMPTS = 2
 
 
 def _comparable(rows: list[dict[str, Any]]) -> list[str]:
@@ -159,19 +160,34 @@ def test_a_worker_without_the_store_names_it_in_the_failure(cluster: AirflowClus
 
 
 def test_two_workers_of_one_host_never_share_a_device(cluster: AirflowCluster) -> None:
-    run = run_and_wait(cluster, "cluster_shared_host", "shared")
+    # Four replicas can run at once (pool of four, two workers with two slots each) on two GPUs.
+    # When the scheduler happens to start the second pair only after the first pair ended, nothing
+    # contended for a device (or one worker took every task): such a run proves nothing, so one more
+    # run is made.
+    seen = []
+    for attempt in range(SHARED_HOST_ATTEMPTS):
+        overlap, workers = _shared_host_run(cluster, f"shared_{attempt}")
+        seen.append((overlap, sorted(workers)))
+        if overlap >= 3 and workers == {"gpu-a", "gpu-b"}:
+            return
+    raise AssertionError(f"no run had both workers and 3+ GPU tasks at once (tasks at once, workers): {seen}")
+
+
+def _shared_host_run(cluster: AirflowCluster, run_id: str) -> tuple[int, set[str]]:
+    """Runs the shared-host DAG and checks that no device was held by two tasks at once; returns the
+    most GPU tasks that ran at once and the workers that ran them."""
+    run = run_and_wait(cluster, "cluster_shared_host", run_id)
     assert run["state"] == "success"
-    rows = published_rows(cluster, "cluster_shared_host", "shared")
+    rows = published_rows(cluster, "cluster_shared_host", run_id)
     assert sorted(row["id"] for row in rows) == list(range(16))
-    tasks = [ti for ti in cluster.api().task_instances("cluster_shared_host", "shared") if ti["task_id"] == GPU_STEP]
+    tasks = [ti for ti in cluster.api().task_instances("cluster_shared_host", run_id) if ti["task_id"] == GPU_STEP]
     task_intervals = [(_time(ti["start_date"]).timestamp(), _time(ti["end_date"]).timestamp()) for ti in tasks]
-    assert _max_overlap(task_intervals) >= 3, "more GPU tasks ran at once than the host has GPUs"
     held: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
     for row in rows:
         where = row["gpu_where"]
         start, end = held[where["devices"]].get(where["pid"], (where["started"], where["ended"]))
         held[where["devices"]][where["pid"]] = (min(start, where["started"]), max(end, where["ended"]))
     assert set(held) == {"0", "1"}
-    assert {row["gpu_where"]["worker"] for row in rows} == {"gpu-a", "gpu-b"}
     for device, by_process in held.items():
         assert _max_overlap(list(by_process.values())) == 1, f"device {device} held by two tasks at once: {by_process}"
+    return _max_overlap(task_intervals), {row["gpu_where"]["worker"] for row in rows}
