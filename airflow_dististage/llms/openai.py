@@ -80,8 +80,7 @@ class OpenAILLM(StructuredOutputMixin, RemoteLLM):
 
         self._completion_type = ChatCompletion
         self._client = openai.AsyncOpenAI(
-            api_key=self._secret.reveal(), base_url=base_url, timeout=self.timeout, max_retries=0,
-            http_client=_http_client(openai),
+            api_key=self._secret.reveal(), base_url=base_url, timeout=self.timeout, max_retries=0
         )
 
     def unload(self) -> None:
@@ -184,21 +183,6 @@ class OpenAILLM(StructuredOutputMixin, RemoteLLM):
     def _used_tokens(self, response: Any) -> Optional[int]:
         usage = getattr(response, "usage", None)
         return None if usage is None else usage.prompt_tokens + usage.completion_tokens
-
-
-def _http_client(openai: Any) -> Any:
-    """openai's aiohttp transport where openai has it and aiohttp is installed, else None (httpx).
-
-    httpx's connection pool checks every pooled connection on each request, so with hundreds of
-    requests in flight it costs about twice the CPU per request of the aiohttp transport: the
-    client's CPU then bounds the step's requests per second.
-    """
-    factory = getattr(openai, "DefaultAioHttpClient", None)
-    try:
-        import aiohttp  # noqa: F401 - the transport's own dependency
-    except ImportError:
-        return None
-    return factory() if factory is not None else None
 
 
 def _completed(response: Any) -> GenerateOutput:
