@@ -2,14 +2,5 @@
 
 from __future__ import annotations
 
-from airflow_dististage.llms import (
-    LLM,
-    AsyncLLM,
-    ClientvLLM,
-    InferenceEndpointsLLM,
-    OpenAILLM,
-    TransformersLLM,
-    vLLM,
-)
-
-__all__ = ["LLM", "AsyncLLM", "ClientvLLM", "InferenceEndpointsLLM", "OpenAILLM", "TransformersLLM", "vLLM"]
+from airflow_dististage.models.llms import *  # noqa: F403 - the same names as distilabel.models.llms
+from airflow_dististage.models.llms import __all__
