@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 from airflow_dististage.llms.base import ChatType, FatalLLMError, GenerateOutput
 from airflow_dististage.llms.chat import render_chat
 from airflow_dististage.llms.openai import OpenAILLM, completed_output
+from airflow_dististage.llms.remote import estimate_tokens
 
 
 class ClientvLLM(OpenAILLM):  # noqa: N801 - distilabel's name
@@ -117,6 +118,9 @@ class ClientvLLM(OpenAILLM):  # noqa: N801 - distilabel's name
         }
         optional = {"logit_bias": logit_bias, "stop": stop, "seed": seed, "extra_body": body or None}
         request.update({key: value for key, value in optional.items() if value is not None})
-        response = await self._send(lambda: self._client.completions.create(**request))
+        response = await self._send(
+            lambda: self._client.completions.create(**request),
+            estimate_tokens(input, max_new_tokens, num_generations),
+        )
         choices = sorted(response.choices, key=lambda choice: choice.index)
         return completed_output([choice.text for choice in choices], getattr(response, "usage", None))
